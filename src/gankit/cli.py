@@ -1,0 +1,138 @@
+"""The ``gankit`` command: parse arguments, call the API, turn errors into clear messages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gankit.config import build_config, deep_merge, load_preset, parse_assignment, preset_names
+from gankit.errors import GankitError
+
+
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Turn the train command's flags into a nested override dictionary."""
+    flags: dict[str, Any] = {}
+    pairs = [("data", "name", args.data), ("data", "path", args.data_dir),
+             ("train", "steps", args.steps), ("train", "batch_size", args.batch_size),
+             ("model", "arch", args.model), ("loss", "name", args.loss)]
+    for section, key, value in pairs:
+        if value is not None:
+            flags.setdefault(section, {})[key] = value
+    for key in ("seed", "device"):
+        if getattr(args, key) is not None:
+            flags[key] = getattr(args, key)
+    for assignment in args.set or []:
+        flags = deep_merge(flags, parse_assignment(assignment))
+    return flags
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from gankit.training.trainer import resume_run, start_run
+
+    if args.resume:
+        if any(v is not None for v in (args.preset, args.config, args.data, args.out)):
+            raise GankitError("--resume continues a run with its own config; pass only --steps "
+                              "(and --no-progress) with it.")
+        trainer = resume_run(Path(args.resume), args.steps, not args.no_progress)
+        print(f"Resuming {trainer.run_dir} from step {trainer.step} to {trainer.cfg.train.steps}.")
+    else:
+        cfg = build_config(args.preset, args.config, _train_overrides(args))
+        trainer = start_run(cfg, args.out, args.overwrite, not args.no_progress)
+        counts = ", ".join(f"{k} {v:,}" for k, v in trainer.recipe.describe().items())
+        print(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
+              f"{cfg.train.steps} steps on {trainer.device} ({counts} parameters).")
+        print(f"Run folder: {trainer.run_dir}")
+    run_dir = trainer.fit()
+    print(f"Done. Run folder: {run_dir}  (open {run_dir / 'report.html'})")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from gankit.run import load
+
+    run = load(args.run, args.device)
+    path = run.save_samples(args.output, args.n, args.seed, use_ema=not args.no_ema)
+    print(f"Wrote {args.n} samples from step {run.step} to {path}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for name in preset_names():
+        print(f"{name:14s} {load_preset(name).get('description', '')}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from gankit.report import read_metrics, write_report
+    from gankit.training.rundir import read_run_dir
+    from gankit.viz import save_curves
+
+    read_run_dir(args.run)
+    save_curves(read_metrics(Path(args.run)), Path(args.run) / "curves.png")
+    print(f"Wrote {write_report(Path(args.run))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gankit", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model (default: the 'digits' preset)")
+    train.add_argument("--preset", help=f"named preset ({', '.join(preset_names())})")
+    train.add_argument("--config", type=Path, help="YAML config file (merged over the preset)")
+    train.add_argument("--data", help="data set name (digits, mnist, fashion-mnist, ring8, ...)")
+    train.add_argument("--data-dir", "--data-path", dest="data_dir",
+                       help="folder or file holding the data")
+    train.add_argument("--model", help="model family (mlp, dcgan)")
+    train.add_argument("--loss", help="adversarial loss (ns, minimax, hinge, wasserstein, lsgan)")
+    train.add_argument("--steps", type=int, help="number of training steps (G updates)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override any setting, e.g. --set optim.g_lr=1e-4 (repeatable)")
+    train.add_argument("--out", type=Path, help="run folder (default runs/<preset>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    sample = sub.add_parser("sample", help="draw samples from a trained run")
+    sample.add_argument("run", help="run folder")
+    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("-o", "--output", required=True, help="output .png grid or .npz file")
+    sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
+    sample.add_argument("--device", default="cpu")
+    sample.set_defaults(func=cmd_sample)
+
+    presets = sub.add_parser("presets", help="list the named presets")
+    presets.set_defaults(func=cmd_presets)
+
+    report = sub.add_parser("report", help="rebuild a run folder's curves and report.html")
+    report.add_argument("run", help="run folder")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv or ["train"])
+    if args.command is None:
+        args = parser.parse_args([*argv, "train"])
+    try:
+        return args.func(args)
+    except GankitError as err:
+        if args.debug:
+            raise
+        print(f"gankit: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("gankit: interrupted; the last checkpoint is intact (resume with --resume).",
+              file=sys.stderr)
+        return 130

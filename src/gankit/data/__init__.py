@@ -1,0 +1,24 @@
+"""Data sources behind one :func:`load_dataset`; each source registers itself in DATASETS."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gankit.data import arrays, digits, folder, idx, toy  # noqa: F401  (register the sources)
+from gankit.data.base import DATASETS, Dataset, DataSource, NoOptions
+
+if TYPE_CHECKING:
+    from gankit.config import DataConfig
+
+__all__ = ["DATASETS", "DataSource", "Dataset", "NoOptions", "load_dataset"]
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Load the data set a :class:`DataConfig` names, as one tensor (see :class:`Dataset`)."""
+    source = DATASETS.get(cfg.name)
+    dataset = source.load(cfg, source.options.model_validate(cfg.options))
+    if cfg.limit is not None and cfg.limit < len(dataset):
+        dataset.x = dataset.x[: cfg.limit]
+        if dataset.labels is not None:
+            dataset.labels = dataset.labels[: cfg.limit]
+    return dataset

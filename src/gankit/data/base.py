@@ -1,0 +1,63 @@
+"""What every data source returns, and the registry the sources join."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from gankit.registry import Registry
+
+if TYPE_CHECKING:
+    from gankit.config import DataConfig
+
+
+class NoOptions(BaseModel):
+    """Options model for sources that take none (unknown keys are rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Dataset:
+    """A whole data set as one tensor, ready to live on the training device.
+
+    ``x`` holds images as float32 ``(N, C, H, W)`` scaled to [-1, 1] (``normalize="symmetric"``)
+    or [0, 1] (``"unit"``), or points as float32 ``(N, D)`` in their own units.
+    """
+
+    name: str
+    x: torch.Tensor
+    kind: Literal["image", "points"]
+    normalize: str = "symmetric"
+    labels: torch.Tensor | None = None
+    class_names: list[str] | None = None
+    mode_centres: torch.Tensor | None = None
+    mode_std: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 0
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A registered source: how to load it and which per-source options it accepts."""
+
+    load: Callable[[DataConfig, BaseModel], Dataset]
+    options: type[BaseModel] = NoOptions
+    description: str = ""
+
+
+DATASETS: Registry[DataSource] = Registry("data set")

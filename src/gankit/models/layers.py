@@ -1,0 +1,37 @@
+"""Small building blocks shared by the model families."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+Activation = Literal["relu", "leaky_relu", "elu", "tanh", "silu"]
+OutputActivation = Literal["auto", "tanh", "sigmoid", "none"]
+
+
+def activation(name: str, slope: float = 0.2) -> nn.Module:
+    """An activation layer by name (LeakyReLU uses ``slope``)."""
+    return {
+        "relu": lambda: nn.ReLU(),
+        "leaky_relu": lambda: nn.LeakyReLU(slope),
+        "elu": lambda: nn.ELU(),
+        "tanh": lambda: nn.Tanh(),
+        "silu": lambda: nn.SiLU(),
+    }[name]()
+
+
+def output_activation(name: str, normalize: str, kind: str) -> nn.Module:
+    """G's last activation; ``auto`` matches the data: tanh for [-1, 1], sigmoid for [0, 1]."""
+    if name == "auto":
+        name = "none" if kind == "points" else ("sigmoid" if normalize == "unit" else "tanh")
+    return {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "none": nn.Identity()}[name]
+
+
+def maybe_spectral_norm(layer: nn.Module, enabled: bool) -> nn.Module:
+    return spectral_norm(layer) if enabled else layer
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,90 @@
+"""Fully connected G and D (the MLP GAN of the source texts, and small nets for 2D data)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from gankit.models.base import MODELS, DataSpec, ModelFamily
+from gankit.models.layers import (
+    Activation,
+    OutputActivation,
+    activation,
+    maybe_spectral_norm,
+    output_activation,
+)
+
+
+class MLPGeneratorOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: list[int] = Field(default_factory=lambda: [256, 512, 1024], min_length=1)
+    activation: Activation = "relu"
+    batchnorm: bool = True
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout before the output layer")
+    output: OutputActivation = "auto"
+
+
+class MLPDiscriminatorOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)
+    activation: Activation = "leaky_relu"
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout after each hidden layer")
+    spectral_norm: bool = False
+
+
+class MLPGenerator(nn.Module):
+    """z → [Dense → activation → BN]* → (Dropout) → Dense → output activation → sample."""
+
+    def __init__(self, opts: MLPGeneratorOptions, z_dim: int, spec: DataSpec) -> None:
+        super().__init__()
+        self.sample_shape = spec.sample_shape
+        layers: list[nn.Module] = []
+        width = z_dim
+        for units in opts.hidden:
+            layers += [nn.Linear(width, units), activation(opts.activation)]
+            if opts.batchnorm:
+                layers.append(nn.BatchNorm1d(units))
+            width = units
+        if opts.dropout:
+            layers.append(nn.Dropout(opts.dropout))
+        layers += [nn.Linear(width, math.prod(spec.sample_shape)),
+                   output_activation(opts.output, spec.normalize, spec.kind)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.sample_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """Flatten → (Dropout) → [Dense → activation → (Dropout)]* → Dense 1 (a logit)."""
+
+    def __init__(self, opts: MLPDiscriminatorOptions, spec: DataSpec) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        if opts.input_dropout:
+            layers.append(nn.Dropout(opts.input_dropout))
+        width = math.prod(spec.sample_shape)
+        for units in opts.hidden:
+            layers += [maybe_spectral_norm(nn.Linear(width, units), opts.spectral_norm),
+                       activation(opts.activation)]
+            if opts.dropout:
+                layers.append(nn.Dropout(opts.dropout))
+            width = units
+        layers.append(maybe_spectral_norm(nn.Linear(width, 1), opts.spectral_norm))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+MODELS.add(
+    "mlp",
+    ModelFamily(MLPGenerator, MLPDiscriminator, MLPGeneratorOptions, MLPDiscriminatorOptions,
+                "fully connected G and D"),
+)

@@ -1,0 +1,104 @@
+"""The adversarial game: alternating D and G steps with a registered loss.
+
+Each step: for ``optim.d_steps`` real batches, D learns to score real data high and generated
+data low (G's output detached); then D is frozen and G learns to make D score its samples as
+real. With the ``ns`` loss this is the non-saturating game of Goodfellow et al. (2014).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.config import RunConfig
+from gankit.losses import LOSSES, gradient_penalty
+from gankit.models import DataSpec, build_models
+from gankit.recipes.base import RECIPES, Batch, Recipe
+from gankit.training.ema import make_ema, update_ema
+
+
+@RECIPES.register("gan")
+class GANRecipe(Recipe):
+    progress_keys = ("d_loss", "d_acc", "g_loss")
+
+    def __init__(self, cfg: RunConfig, spec: DataSpec, device: torch.device) -> None:
+        self.cfg, self.spec, self.device = cfg, spec, device
+        self.z_dim = cfg.model.z_dim
+        self.G, self.D = build_models(cfg.model.arch, cfg.model.g, cfg.model.d, self.z_dim, spec)
+        self.G.to(device).train()
+        self.D.to(device).train()
+        self.G_ema = make_ema(self.G) if cfg.train.ema_decay > 0 else None
+        o = cfg.optim
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2))
+        self.loss = LOSSES.get(cfg.loss.name)
+        self.batches_per_step = o.d_steps
+        self.steps_done = 0
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        shape = (n, self.z_dim)
+        if self.cfg.model.noise == "uniform":
+            z = torch.rand(shape, generator=generator)
+        else:
+            z = torch.randn(shape, generator=generator)
+        return z.to(self.device)
+
+    def _noise_like(self, n: int) -> torch.Tensor:
+        """Training noise drawn on the device from the global RNG (checkpointed by the loop)."""
+        if self.cfg.model.noise == "uniform":
+            return torch.rand(n, self.z_dim, device=self.device)
+        return torch.randn(n, self.z_dim, device=self.device)
+
+    def d_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.G(self._noise_like(real.shape[0]))
+        real_scores, fake_scores = self.D(real), self.D(fake)
+        loss = self.loss.d_loss(real_scores, fake_scores)
+        out = {"d_loss": loss.detach()}
+        if self.cfg.loss.gp_weight > 0:
+            penalty = gradient_penalty(self.D, real, fake)
+            loss = loss + self.cfg.loss.gp_weight * penalty
+            out["gp"] = penalty.detach()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        out["d_acc"] = self.loss.accuracy(real_scores.detach(), fake_scores.detach())
+        out["d_real"] = real_scores.detach().mean()
+        out["d_fake"] = fake_scores.detach().mean()
+        return out
+
+    def g_step(self, n: int) -> dict[str, torch.Tensor]:
+        self.D.requires_grad_(False)
+        loss = self.loss.g_loss(self.D(self.G(self._noise_like(n))))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        return {"g_loss": loss.detach()}
+
+    def train_step(self, batches: list[Batch]) -> dict[str, torch.Tensor]:
+        for batch in batches:
+            out = self.d_step(batch.x)
+        out.update(self.g_step(batches[-1].x.shape[0]))
+        self.steps_done += 1
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.steps_done)
+        return out
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, use_ema: bool = True) -> torch.Tensor:
+        net = self.G_ema if (use_ema and self.G_ema is not None) else self.G
+        was_training = net.training
+        net.eval()
+        out = net(z.to(self.device))
+        net.train(was_training)
+        return out
+
+    def modules(self) -> dict[str, nn.Module]:
+        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}

@@ -1,0 +1,100 @@
+"""Checkpoints: tensors in a safetensors file, everything else in a JSON file beside it.
+
+``step_NNNNNN.safetensors`` is written first, then ``step_NNNNNN.json`` (which records the
+tensors file's SHA-256): a checkpoint exists only once its JSON exists, both files are written
+atomically, and nothing is ever unpickled. Loading verifies the checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from gankit.errors import GankitError
+from gankit.fileio import atomic_write_bytes, atomic_write_text
+
+FORMAT_VERSION = 1
+_TENSOR = "__tensor__"
+_TUPLE = "__tuple__"
+
+
+def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
+    """Replace every tensor in a nested structure by a reference, collecting the tensors."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous().clone()
+        return {_TENSOR: prefix}
+    if isinstance(obj, dict):
+        if not all(isinstance(k, str | int) for k in obj):
+            raise TypeError(f"cannot checkpoint a dict with keys {list(obj)[:3]} at {prefix!r}")
+        # int keys (optimiser state) survive JSON as strings; record them as a list of pairs
+        return {"__dict__": [[k, flatten(v, tensors, f"{prefix}/{k}")] for k, v in obj.items()]}
+    if isinstance(obj, list | tuple):
+        items = [flatten(v, tensors, f"{prefix}/{i}") for i, v in enumerate(obj)]
+        return {_TUPLE: items} if isinstance(obj, tuple) else items
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    raise TypeError(f"cannot checkpoint a {type(obj).__name__} at {prefix!r}")
+
+
+def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`flatten`."""
+    if isinstance(tree, dict):
+        if _TENSOR in tree:
+            return tensors[tree[_TENSOR]]
+        if _TUPLE in tree:
+            return tuple(unflatten(v, tensors) for v in tree[_TUPLE])
+        return {k: unflatten(v, tensors) for k, v in tree["__dict__"]}
+    if isinstance(tree, list):
+        return [unflatten(v, tensors) for v in tree]
+    return tree
+
+
+def checkpoint_paths(folder: Path) -> list[Path]:
+    """The JSON files of the complete checkpoints in ``folder``, oldest first."""
+    return sorted(Path(folder).glob("step_*.json"))
+
+
+def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
+    """Write the checkpoint of ``step`` and prune all but the latest and ``keep`` older ones."""
+    folder = Path(folder)
+    tensors: dict[str, torch.Tensor] = {}
+    tree = flatten(state, tensors)
+    blob = save_tensors(tensors)
+    name = f"step_{step:07d}"
+    atomic_write_bytes(folder / f"{name}.safetensors", blob)
+    meta = {"format": FORMAT_VERSION, "step": step, "tensors": f"{name}.safetensors",
+            "sha256": hashlib.sha256(blob).hexdigest(), "state": tree}
+    path = atomic_write_text(folder / f"{name}.json", json.dumps(meta))
+    for old in checkpoint_paths(folder)[: -(keep + 1)]:
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
+    """Read and verify one checkpoint; returns (step, state)."""
+    path = Path(path)
+    try:
+        meta = json.loads(path.read_text())
+        blob = (path.parent / meta["tensors"]).read_bytes()
+    except (OSError, ValueError, KeyError) as err:
+        raise GankitError(f"Checkpoint {str(path)!r} cannot be read ({err}).") from None
+    if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+        raise GankitError(f"Checkpoint {meta['tensors']!r} in {str(path.parent)!r} is corrupt "
+                          "(checksum mismatch).")
+    return int(meta["step"]), unflatten(meta["state"], load_tensors(blob))
+
+
+def load_latest(folder: Path) -> tuple[int, dict[str, Any], Path] | None:
+    """The newest readable checkpoint in ``folder`` or None if there is none."""
+    paths = checkpoint_paths(folder)
+    if not paths:
+        return None
+    step, state = load_checkpoint(paths[-1])
+    return step, state, paths[-1]

@@ -1,0 +1,87 @@
+"""The run folder: the product of training and the input of every other command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from gankit.config import RunConfig, read_yaml, validate
+from gankit.errors import GankitError
+from gankit.fileio import atomic_write_text
+from gankit.models import DataSpec
+
+CONFIG = "config.yaml"
+DATASET = "dataset.json"
+METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+
+
+def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
+    """``runs/<preset>-<YYYYmmdd-HHMMSS>``, with a numeric suffix if that exists already."""
+    base = Path(root) / f"{cfg.preset or cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 2
+    while path.exists():
+        path, n = Path(f"{base}-{n}"), n + 1
+    return path
+
+
+def check_new_run_dir(path: Path, overwrite: bool) -> None:
+    """Refuse to reuse a non-empty folder unless ``overwrite`` (checked before any work)."""
+    if path.exists() and not path.is_dir():
+        raise GankitError(f"Run folder {str(path)!r} is a file; choose another --out.")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise GankitError(f"Run folder {str(path)!r} already exists; choose another --out, "
+                          "pass --overwrite to replace it, or --resume it.")
+
+
+def create_run_dir(path: Path, cfg: RunConfig, spec: DataSpec, extra: dict,
+                   overwrite: bool) -> Path:
+    """Create (or, with ``overwrite``, empty) the folder and write config.yaml and dataset.json."""
+    check_new_run_dir(path, overwrite)
+    if path.is_dir() and overwrite:
+        shutil.rmtree(path)
+    (path / SAMPLES).mkdir(parents=True, exist_ok=True)
+    (path / CHECKPOINTS).mkdir(exist_ok=True)
+    atomic_write_text(path / CONFIG, cfg.to_yaml())
+    atomic_write_text(path / DATASET, json.dumps({**asdict(spec), **extra}, indent=1))
+    return path
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / CONFIG).is_file() and (path / DATASET).is_file()
+
+
+def read_run_dir(path: str | Path) -> tuple[RunConfig, DataSpec, dict]:
+    """The config, data spec and extra data facts of an existing run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise GankitError(f"Run folder {str(path)!r} does not exist.")
+    if not is_run_dir(path):
+        raise GankitError(f"{str(path)!r} is not a gankit run folder (no {CONFIG} and "
+                          f"{DATASET}); point at a folder made by 'gankit train'.")
+    cfg = validate(read_yaml(path / CONFIG))
+    facts = json.loads((path / DATASET).read_text())
+    spec = DataSpec(name=facts.pop("name"), kind=facts.pop("kind"),
+                    sample_shape=tuple(facts.pop("sample_shape")),
+                    normalize=facts.pop("normalize"),
+                    class_names=tuple(facts.pop("class_names")))
+    return cfg, spec, facts
+
+
+def truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop logged lines after ``last_step`` (logged after the checkpoint a resume starts from)."""
+    file = path / METRICS
+    if not file.exists():
+        return
+    keep = []
+    for line in file.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= last_step:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    atomic_write_text(file, "".join(f"{line}\n" for line in keep))

@@ -1,0 +1,148 @@
+"""Set up a run (new or resumed), train it, and write the run folder's final outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from gankit.config import RunConfig
+from gankit.data import Dataset, load_dataset
+from gankit.errors import GankitError
+from gankit.fileio import atomic_write_text
+from gankit.models import DataSpec
+from gankit.recipes import RECIPES, Recipe
+from gankit.report import read_metrics, write_report
+from gankit.training import rundir
+from gankit.training.checkpoint import load_latest
+from gankit.training.hooks import Checkpointer, MetricsLogger, SampleWriter
+from gankit.training.loop import run_loop
+from gankit.training.sampler import BatchSampler
+from gankit.viz import save_curves
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GankitError("CUDA was asked for (device=cuda) but no GPU is available; use "
+                          "--device cpu or auto.")
+    return torch.device(name)
+
+
+def spec_of(dataset: Dataset) -> DataSpec:
+    return DataSpec(name=dataset.name, kind=dataset.kind, sample_shape=dataset.sample_shape,
+                    normalize=dataset.normalize, class_names=tuple(dataset.class_names or ()))
+
+
+def data_facts(dataset: Dataset) -> dict[str, Any]:
+    """What later commands need to know about the data besides its shape (JSON-ready)."""
+    facts: dict[str, Any] = {"num_samples": len(dataset), "info": dataset.info}
+    if dataset.mode_centres is not None:
+        facts["mode_centres"] = dataset.mode_centres.tolist()
+        facts["mode_std"] = dataset.mode_std
+    return facts
+
+
+def capture_state(recipe: Recipe, sampler: BatchSampler, step: int) -> dict[str, Any]:
+    """Everything needed to continue bit-identically: weights, optimisers, data order, RNGs."""
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = list(torch.cuda.get_rng_state_all())
+    return {"step": step,
+            "modules": {k: m.state_dict() for k, m in recipe.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in recipe.optimizers().items()},
+            "sampler": sampler.state_dict(), "rng": rng}
+
+
+def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any]) -> None:
+    for name, module in recipe.modules().items():
+        module.load_state_dict(state["modules"][name])
+    for name, opt in recipe.optimizers().items():
+        opt.load_state_dict(state["optimizers"][name])
+    sampler.load_state_dict(state["sampler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    recipe.steps_done = int(state["step"])
+
+
+class Trainer:
+    """One training run over one run folder."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: Dataset, progress: bool) -> None:
+        self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
+        self.device = resolve_device(cfg.device)
+        self.spec = spec_of(dataset)
+        torch.manual_seed(cfg.seed)
+        self.recipe: Recipe = RECIPES.get(cfg.recipe)(cfg, self.spec, self.device)
+        x = dataset.x.to(self.device)
+        labels = None if dataset.labels is None else dataset.labels.to(self.device)
+        self.sampler = BatchSampler(x, labels, cfg.train.batch_size, cfg.seed)
+        real_points = dataset.x[:5000] if dataset.kind == "points" else None
+        self.samples = SampleWriter(run_dir, self.recipe, self.spec, cfg.train.sample_every,
+                                    cfg.train.sample_grid, cfg.seed, real_points,
+                                    dataset.mode_centres)
+        self.checkpointer = Checkpointer(run_dir / rundir.CHECKPOINTS, cfg.train.checkpoint_every,
+                                         cfg.train.keep_checkpoints,
+                                         lambda step: capture_state(self.recipe, self.sampler,
+                                                                    step))
+        self.step = 0
+
+    def restore_latest(self) -> int:
+        """Load the newest checkpoint; returns its step."""
+        found = load_latest(self.run_dir / rundir.CHECKPOINTS)
+        if found is None:
+            raise GankitError(f"Run folder {str(self.run_dir)!r} has no checkpoint to resume "
+                              "from; start a new run instead.")
+        self.step, state, _ = found
+        restore_state(self.recipe, self.sampler, state)
+        rundir.truncate_metrics(self.run_dir, self.step)
+        return self.step
+
+    def fit(self) -> Path:
+        cfg, total = self.cfg, self.cfg.train.steps
+        bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
+                   disable=not self.progress, mininterval=0.5, desc=self.run_dir.name)
+        logger = MetricsLogger(self.run_dir / rundir.METRICS, cfg.train.log_every,
+                               cfg.train.sample_every, cfg.train.batch_size * cfg.optim.d_steps,
+                               self.recipe.progress_keys, bar, total)
+        if self.step == 0:
+            self.samples(0)
+        try:
+            self.step = run_loop(self.recipe, self.sampler, self.step, total,
+                                 [logger, self.samples, self.checkpointer], bar)
+        finally:
+            bar.close()
+        self.checkpointer.save(self.step)
+        self.finish()
+        return self.run_dir
+
+    def finish(self) -> None:
+        """Final grid (or scatter), learning curves and the HTML report."""
+        self.samples.final(self.cfg.train.final_grid)
+        save_curves(read_metrics(self.run_dir), self.run_dir / "curves.png")
+        write_report(self.run_dir)
+
+
+def start_run(cfg: RunConfig, out: Path | None, overwrite: bool, progress: bool) -> Trainer:
+    """Validate everything that can fail, then create the run folder (never before)."""
+    run_dir = Path(out) if out else rundir.default_run_dir(cfg)
+    rundir.check_new_run_dir(run_dir, overwrite)
+    dataset = load_dataset(cfg.data)
+    trainer = Trainer(cfg, run_dir, dataset, progress)
+    rundir.create_run_dir(run_dir, cfg, trainer.spec, data_facts(dataset), overwrite)
+    return trainer
+
+
+def resume_run(run_dir: Path, steps: int | None, progress: bool) -> Trainer:
+    cfg, _, _ = rundir.read_run_dir(run_dir)
+    if steps is not None:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
+    trainer = Trainer(cfg, Path(run_dir), load_dataset(cfg.data), progress)
+    trainer.restore_latest()
+    if steps is not None:
+        atomic_write_text(Path(run_dir) / rundir.CONFIG, cfg.to_yaml())
+    return trainer

@@ -1,0 +1,25 @@
+"""Shared fixtures: the real data sets under ../shared/data and an isolated gankit cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """Keep tests off the user's cache and data folders: a fresh cache, no GANKIT_DATA_DIR."""
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path_factory.mktemp("gankit-cache")))
+    monkeypatch.delenv("GANKIT_DATA_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder holding ``mnist/`` and ``fashion-mnist/`` (skips the test when absent)."""
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,105 @@
+"""End-to-end: the real ``gankit`` commands on tiny runs, and every file of the run folder."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FAST = ["--set", "train.log_every=2", "--set", "train.sample_every=3",
+        "--set", "train.checkpoint_every=3", "--no-progress"]
+
+
+def gankit(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "gankit", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    proc = gankit("train", "--steps", 6, "--out", out, *FAST)
+    return out, proc
+
+
+def test_train_writes_the_whole_run_folder(digits_run):
+    out, proc = digits_run
+    assert f"Run folder: {out}" in proc.stdout
+    assert "step 6/6 | D loss" in proc.stdout + proc.stderr
+    for name in ("config.yaml", "dataset.json", "metrics.jsonl", "curves.png",
+                 "grid_final.png", "report.html"):
+        assert (out / name).is_file(), name
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6]
+    assert {"d_loss", "g_loss", "d_acc", "img_per_s"} <= set(records[0])
+    samples = sorted(p.name for p in (out / "samples").iterdir())
+    assert samples == ["step_000000.png", "step_000003.png", "step_000006.png"]
+    ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert ckpts == ["step_0000003.json", "step_0000003.safetensors",
+                     "step_0000006.json", "step_0000006.safetensors"]
+    # 400 samples in a 20 x 20 grid of (upscaled) 8 x 8 digits
+    width, height = Image.open(out / "grid_final.png").size
+    assert width == height and width >= 20 * 8
+    report = (out / "report.html").read_text()
+    assert "curves.png" in report and "samples/step_000003.png" in report
+    assert "preset: digits" in (out / "config.yaml").read_text()
+
+
+def test_existing_run_folder_is_not_overwritten(digits_run):
+    out, _ = digits_run
+    before = (out / "metrics.jsonl").read_bytes()
+    proc = gankit("train", "--steps", 2, "--out", out, "--no-progress", check=False)
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "metrics.jsonl").read_bytes() == before
+
+
+def test_sample_writes_png_and_npz(digits_run, tmp_path):
+    out, _ = digits_run
+    gankit("sample", out, "-n", 10, "-o", tmp_path / "s.png")
+    assert Image.open(tmp_path / "s.png").size[0] > 0
+    gankit("sample", out, "-n", 10, "-o", tmp_path / "s.npz", "--seed", 3)
+    x = np.load(tmp_path / "s.npz")["x"]
+    assert x.shape == (10, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
+
+
+def test_resume_continues_to_more_steps(digits_run, tmp_path):
+    import shutil
+
+    out, _ = digits_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    proc = gankit("train", "--resume", copy, "--steps", 9, "--no-progress")
+    assert "from step 6 to 9" in proc.stdout
+    steps = [json.loads(line)["step"] for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 8, 9]
+    assert (copy / "checkpoints" / "step_0000009.json").is_file()
+
+
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path):
+    for args, message in [
+        (["--preset", "nope"], "Unknown preset 'nope'"),
+        (["--loss", "cross"], "Unknown loss 'cross'"),
+        (["--set", "train.steps=-1"], "train.steps"),
+        (["--data", "folder", "--data-dir", tmp_path / "missing"], "missing"),
+    ]:
+        out = tmp_path / "never"
+        proc = gankit("train", *args, "--out", out, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert not out.exists()
+
+
+def test_ring8_writes_scatter_plots(tmp_path):
+    out = tmp_path / "ring"
+    gankit("train", "--preset", "ring8", "--steps", 3, "--out", out, *FAST)
+    assert (out / "scatter_final.png").is_file() and not (out / "grid_final.png").exists()
+    assert (out / "samples" / "step_000003.png").is_file()
+    facts = json.loads((out / "dataset.json").read_text())
+    assert len(facts["mode_centres"]) == 8
