@@ -77,14 +77,53 @@ def test_spectral_norm_option_parametrizes_d():
     assert any("parametrizations" in name for name, _ in d.named_parameters())
 
 
+@pytest.mark.parametrize(("size", "start"), [(28, 7), (64, 8), (8, 4), (32, 4)])
+def test_dcgan_default_strides_fit_the_image_size(size, start):
+    spec = DataSpec("x", "image", (3, size, size))
+    g, _ = build_models("dcgan", {}, {}, 16, spec)
+    assert g.start[1] == start
+    assert g(torch.randn(2, 16)).shape == (2, 3, size, size)
+
+
 def test_dcgan_refuses_points_and_impossible_sizes():
     with pytest.raises(GankitError, match="image data"):
         build_models("dcgan", {}, {}, 8, DataSpec("ring8", "points", (2,)))
     with pytest.raises(GankitError, match="strides"):
-        build_models("dcgan", {"channels": [8, 8, 8]}, {}, 8,
+        build_models("dcgan", {"channels": [8, 8, 8], "strides": [2, 2, 2]}, {}, 8,
                      DataSpec("x", "image", (1, 10, 10)))
 
 
 def test_unknown_model_lists_valid_names():
     with pytest.raises(GankitError, match="dcgan, mlp"):
         build_models("resnet-9000", {}, {}, 8, MNIST)
+
+
+def test_dcgan_init_draws_weights_from_n_0_002():
+    spec = DataSpec("mnist", "image", (1, 28, 28), "unit")
+    g, d = build_models("dcgan", {}, {"spectral_norm": True}, 100, spec, init="dcgan")
+    conv = next(m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    assert abs(conv.weight.std().item() - 0.02) < 0.002 and conv.bias.abs().max() == 0
+    bn = next(m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert abs(bn.weight.mean().item() - 1.0) < 0.01
+    sn_conv = next(m for m in d.modules() if isinstance(m, torch.nn.Conv2d))
+    assert abs(sn_conv.parametrizations.weight.original.std().item() - 0.02) < 0.004
+
+
+def test_packing_feeds_d_k_samples_at_once():
+    spec = DataSpec("ring8", "points", (2,))
+    _, d = build_models("mlp", {"hidden": [8]}, {"hidden": [8]}, 4, spec, pack=4)
+    assert d.inner.net[1].in_features == 8  # 4 samples × 2 coordinates
+    x = torch.randn(12, 2)
+    assert d(x).shape == (3,)
+    # the first pack is samples 0-3 side by side
+    assert torch.equal(d.inner.net[0](x.reshape(3, 8))[0], x[:4].flatten())
+    img = DataSpec("mnist", "image", (1, 28, 28))
+    _, d = build_models("dcgan", {}, {"channels": [8]}, 4, img, pack=2)
+    assert d(torch.randn(6, 1, 28, 28)).shape == (3,)
+
+
+def test_batch_must_be_a_multiple_of_the_pack():
+    from gankit.config import validate
+
+    with pytest.raises(GankitError, match="multiple of model.pack"):
+        validate({"model": {"pack": 3}, "train": {"batch_size": 64}})

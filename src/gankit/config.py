@@ -61,6 +61,8 @@ class ModelConfig(StrictModel):
     arch: str = "mlp"
     z_dim: int = Field(100, ge=1, le=4096)
     noise: Literal["gaussian", "uniform"] = "gaussian"
+    init: Literal["default", "dcgan", "xavier"] = "default"
+    pack: int = Field(1, ge=1, le=16, description="PacGAN: samples per D input")
     g: dict[str, Any] = Field(default_factory=dict)
     d: dict[str, Any] = Field(default_factory=dict)
 
@@ -140,6 +142,13 @@ class RunConfig(StrictModel):
         if device not in ("cpu", "cuda", "auto", "mps") and not device.startswith("cuda:"):
             raise ValueError("device must be cpu, cuda, cuda:N, mps or auto")
         return device
+
+    @model_validator(mode="after")
+    def _batch_fits_packs(self) -> RunConfig:
+        if self.train.batch_size % self.model.pack:
+            raise ValueError(f"train.batch_size ({self.train.batch_size}) must be a multiple of "
+                             f"model.pack ({self.model.pack})")
+        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -30,8 +30,9 @@ class DCGANGeneratorOptions(BaseModel):
 
     channels: list[int] = Field(default_factory=lambda: [256, 128, 64], min_length=1)
     strides: list[int] | None = Field(
-        None, description="one per transposed conv (len(channels)); default all 2")
-    kernel_size: int = Field(4, ge=1, le=9)
+        None, description="one per transposed conv (len(channels)); default: as many 2s as the "
+        "image size allows, 1s first")
+    kernel_size: int = Field(5, ge=1, le=9)
     activation: Activation = "relu"
     batchnorm: bool = True
     output: OutputActivation = "auto"
@@ -56,6 +57,15 @@ class DCGANDiscriminatorOptions(BaseModel):
     spectral_norm: bool = False
 
 
+def auto_strides(size: int, layers: int) -> list[int]:
+    """Stride 1 for the first layers, then as many ×2 layers as keep the start size ≥ 3."""
+    doublings = 0
+    while doublings < layers and size % 2 ** (doublings + 1) == 0 \
+            and size // 2 ** (doublings + 1) >= 3:
+        doublings += 1
+    return [1] * (layers - doublings) + [2] * doublings
+
+
 def _transposed(c_in: int, c_out: int, kernel: int, stride: int) -> nn.ConvTranspose2d:
     """A transposed conv that multiplies the spatial size by exactly ``stride``."""
     padding = math.ceil((kernel - stride) / 2)
@@ -72,7 +82,7 @@ class DCGANGenerator(nn.Module):
         if spec.kind != "image":
             raise GankitError("The dcgan model needs image data; use model.arch=mlp for points.")
         c_img, height, width = spec.sample_shape
-        strides = opts.strides or [2] * len(opts.channels)
+        strides = opts.strides or auto_strides(height, len(opts.channels))
         scale = math.prod(strides)
         if height != width or height % scale:
             raise GankitError(f"The dcgan generator's strides {strides} cannot make {height}×"

@@ -35,3 +35,28 @@ def maybe_spectral_norm(layer: nn.Module, enabled: bool) -> nn.Module:
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+InitScheme = Literal["default", "dcgan", "xavier"]
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """Re-initialise weights: ``dcgan`` = N(0, 0.02) for (transposed) convs and dense layers and
+    N(1, 0.02) for norm scales (Radford et al. 2016); ``xavier`` = Glorot uniform (Keras'
+    default); ``default`` keeps PyTorch's initialisation. Biases become 0."""
+    if scheme == "default":
+        return
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") \
+                else m.weight
+            if scheme == "dcgan":
+                nn.init.normal_(weight, 0.0, 0.02)
+            else:
+                nn.init.xavier_uniform_(weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) and m.affine:
+            if scheme == "dcgan":
+                nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -24,7 +24,8 @@ class GANRecipe(Recipe):
     def __init__(self, cfg: RunConfig, spec: DataSpec, device: torch.device) -> None:
         self.cfg, self.spec, self.device = cfg, spec, device
         self.z_dim = cfg.model.z_dim
-        self.G, self.D = build_models(cfg.model.arch, cfg.model.g, cfg.model.d, self.z_dim, spec)
+        self.G, self.D = build_models(cfg.model.arch, cfg.model.g, cfg.model.d, self.z_dim, spec,
+                                      cfg.model.init, cfg.model.pack)
         self.G.to(device).train()
         self.D.to(device).train()
         self.G_ema = make_ema(self.G) if cfg.train.ema_decay > 0 else None
