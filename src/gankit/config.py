@@ -110,6 +110,7 @@ class TrainConfig(StrictModel):
     sample_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
     keep_checkpoints: int = Field(2, ge=0)
+    on_divergence: Literal["stop", "rollback"] = "stop"
     sample_grid: int = Field(64, ge=1, le=1024)
     final_grid: int = Field(400, ge=1, le=4096)
 

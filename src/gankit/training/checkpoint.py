@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,19 @@ def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
 
 
 def load_latest(folder: Path) -> tuple[int, dict[str, Any], Path] | None:
-    """The newest readable checkpoint in ``folder`` or None if there is none."""
+    """The newest checkpoint in ``folder`` that verifies, or None if there is none.
+
+    A corrupt or unreadable newer checkpoint is skipped with a warning naming it.
+    """
     paths = checkpoint_paths(folder)
-    if not paths:
-        return None
-    step, state = load_checkpoint(paths[-1])
-    return step, state, paths[-1]
+    for i, path in enumerate(reversed(paths)):
+        try:
+            step, state = load_checkpoint(path)
+        except GankitError as err:
+            older = "an older one" if i + 1 < len(paths) else "none is left"
+            warnings.warn(f"{err} Skipping it: {older}.", stacklevel=2)
+            continue
+        return step, state, path
+    if paths:
+        raise GankitError(f"No readable checkpoint in {str(folder)!r}: every one is corrupt.")
+    return None

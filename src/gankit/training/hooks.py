@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from gankit.models import DataSpec
 from gankit.recipes.base import Recipe
 from gankit.training import rundir
-from gankit.training.checkpoint import save_checkpoint
+from gankit.training.checkpoint import checkpoint_paths, save_checkpoint
 from gankit.viz import save_image_grid, save_scatter
 
 SCATTER_POINTS = 2500
@@ -108,6 +108,7 @@ class Checkpointer:
                  state_fn: Callable[[int], dict[str, Any]]) -> None:
         self.folder, self.every, self.keep, self.state_fn = folder, every, keep, state_fn
         self.last_step = -1
+        self.before_save: Callable[[], None] = lambda: None
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor] | None = None) -> None:
         if step % self.every == 0:
@@ -116,5 +117,11 @@ class Checkpointer:
     def save(self, step: int) -> Path | None:
         if step == self.last_step:
             return None
+        self.before_save()  # never checkpoint weights that have diverged
         self.last_step = step
         return save_checkpoint(self.folder, step, self.state_fn(step), self.keep)
+
+    def last_good(self) -> tuple[int, Path] | None:
+        """(step, path) of the newest checkpoint on disk, if any."""
+        paths = checkpoint_paths(self.folder)
+        return (int(paths[-1].stem.split("_")[1]), paths[-1]) if paths else None

@@ -17,6 +17,7 @@ from gankit.recipes import RECIPES, Recipe
 from gankit.report import read_metrics, write_report
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
+from gankit.training.guard import Diverged, DivergenceGuard
 from gankit.training.hooks import Checkpointer, MetricsLogger, SampleWriter
 from gankit.training.loop import run_loop
 from gankit.training.sampler import BatchSampler
@@ -89,6 +90,7 @@ class Trainer:
                                          cfg.train.keep_checkpoints,
                                          lambda step: capture_state(self.recipe, self.sampler,
                                                                     step))
+        self.guard = DivergenceGuard(self.device, cfg.train.log_every)
         self.step = 0
 
     def restore_latest(self) -> int:
@@ -109,16 +111,44 @@ class Trainer:
         logger = MetricsLogger(self.run_dir / rundir.METRICS, cfg.train.log_every,
                                cfg.train.sample_every, cfg.train.batch_size * cfg.optim.d_steps,
                                self.recipe.progress_keys, bar, total)
+        self.checkpointer.before_save = self.guard.check
         if self.step == 0:
             self.samples(0)
         try:
-            self.step = run_loop(self.recipe, self.sampler, self.step, total,
-                                 [logger, self.samples, self.checkpointer], bar)
+            self._train_until_done(bar, [self.guard, logger, self.samples, self.checkpointer])
         finally:
             bar.close()
         self.checkpointer.save(self.step)
         self.finish()
         return self.run_dir
+
+    def _train_until_done(self, bar: tqdm, hooks: list) -> None:
+        """Run the loop; on divergence stop with a clear message, or roll back and go on."""
+        rollbacks = 0
+        while True:
+            try:
+                self.step = run_loop(self.recipe, self.sampler, self.step, self.cfg.train.steps,
+                                     hooks, bar)
+                return
+            except Diverged as err:
+                last = self.checkpointer.last_good()
+                if self.cfg.train.on_divergence != "rollback" or last is None or rollbacks >= 3:
+                    where = f"step {last[0]} in {last[1]}" if last else "none"
+                    raise Diverged(err.step).with_message(
+                        f"Training diverged: a loss became NaN or infinite at step {err.step}; "
+                        f"last good checkpoint: {where}. Lower the learning rates, or set "
+                        "train.on_divergence=rollback.") from None
+                rollbacks += 1
+                self.restore_latest()
+                self.guard.reset()
+                factor = 0.5**rollbacks
+                for opt in self.recipe.optimizers().values():
+                    for group in opt.param_groups:
+                        group["lr"] *= factor
+                bar.reset(total=self.cfg.train.steps)
+                bar.update(self.step)
+                bar.write(f"Diverged at step {err.step}; rolled back to step {self.step} with "
+                          f"learning rates × {factor:g}.")
 
     def finish(self) -> None:
         """Final grid (or scatter), learning curves and the HTML report."""

@@ -1,0 +1,47 @@
+"""Divergence detection: notice the first step whose losses are NaN or infinite.
+
+The step of the first non-finite value is recorded on the device, so no host sync is needed
+per step; :meth:`DivergenceGuard.check` (every step on the CPU, at log steps and before every
+checkpoint elsewhere) turns it into an error naming that exact step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.errors import GankitError
+
+
+class Diverged(GankitError):
+    """A loss became NaN or infinite at ``step``."""
+
+    exit_code = 3
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"a loss became NaN or infinite at step {step}")
+        self.step = step
+
+    def with_message(self, message: str) -> Diverged:
+        self.args = (message,)
+        return self
+
+
+class DivergenceGuard:
+    def __init__(self, device: torch.device, check_every: int) -> None:
+        self.first_bad = torch.tensor(-1, device=device)
+        self.check_every = 1 if device.type == "cpu" else check_every
+
+    def __call__(self, step: int, scalars: dict[str, torch.Tensor]) -> None:
+        values = torch.stack([v.detach().float().reshape(()) for v in scalars.values()])
+        bad = ~torch.isfinite(values).all()
+        self.first_bad = torch.where((self.first_bad < 0) & bad, step, self.first_bad)
+        if step % self.check_every == 0:
+            self.check()
+
+    def check(self) -> None:
+        step = int(self.first_bad)
+        if step >= 0:
+            raise Diverged(step)
+
+    def reset(self) -> None:
+        self.first_bad.fill_(-1)
