@@ -38,17 +38,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise GankitError("--resume continues a run with its own config; pass only --steps "
                               "(and --no-progress) with it.")
         trainer = resume_run(Path(args.resume), args.steps, not args.no_progress)
-        print(f"Resuming {trainer.run_dir} from step {trainer.step} to {trainer.cfg.train.steps}.")
+        say = print if trainer.world.is_main else _quiet
+        say(f"Resuming {trainer.run_dir} from step {trainer.step} to {trainer.cfg.train.steps}.")
     else:
         cfg = build_config(args.preset, args.config, _train_overrides(args))
         trainer = start_run(cfg, args.out, args.overwrite, not args.no_progress)
+        say = print if trainer.world.is_main else _quiet
         counts = ", ".join(f"{k} {v:,}" for k, v in trainer.recipe.describe().items())
-        print(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
-              f"{cfg.train.steps} steps on {trainer.device} ({counts} parameters).")
-        print(f"Run folder: {trainer.run_dir}")
+        procs = f" × {trainer.world.size} processes" if trainer.world.enabled else ""
+        say(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
+            f"{cfg.train.steps} steps on {trainer.device}{procs} ({counts} parameters).")
+        say(f"Run folder: {trainer.run_dir}")
     run_dir = trainer.fit()
-    print(f"Done. Run folder: {run_dir}  (open {run_dir / 'report.html'})")
+    say(f"Done. Run folder: {run_dir}  (open {run_dir / 'report.html'})")
     return 0
+
+
+def _quiet(*args: object) -> None:
+    """Ranks other than 0 print nothing."""
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

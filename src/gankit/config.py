@@ -183,12 +183,21 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise GankitError(f"Config file {str(path)!r} is not valid YAML ({err}).") from None
+        raise GankitError(f"Config file {str(path)!r} is not valid YAML ({_yaml_problem(err)}); "
+                          "fix it and try again.") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
         raise GankitError(f"Config file {str(path)!r} must hold a mapping of settings at its top.")
     return doc
+
+
+def _yaml_problem(err: Exception) -> str:
+    """A one-line description of a YAML or decoding error."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return " ".join(f"{where}{problem}".split())
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -45,10 +46,15 @@ class Recipe(ABC):
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
 
+    @abstractmethod
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Wrap the trained networks for multi-process training (``wrap`` adds DDP)."""
+
     def describe(self) -> dict[str, int]:
         """Trainable parameter counts per network, for the log and the report."""
-        return {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
-                for name, m in self.modules().items()}
+        counts = {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                  for name, m in self.modules().items()}
+        return {name: n for name, n in counts.items() if n}
 
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")

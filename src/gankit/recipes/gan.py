@@ -28,6 +28,7 @@ class GANRecipe(Recipe):
                                       cfg.model.init, cfg.model.pack)
         self.G.to(device).train()
         self.D.to(device).train()
+        self.G_train, self.D_train = self.G, self.D  # DDP-wrapped when distributed
         self.G_ema = make_ema(self.G) if cfg.train.ema_decay > 0 else None
         o = cfg.optim
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2))
@@ -53,7 +54,7 @@ class GANRecipe(Recipe):
     def d_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.G(self._noise_like(real.shape[0]))
-        real_scores, fake_scores = self.D(real), self.D(fake)
+        real_scores, fake_scores = self.D_train(real), self.D_train(fake)
         loss = self.loss.d_loss(real_scores, fake_scores)
         out = {"d_loss": loss.detach()}
         if self.cfg.loss.gp_weight > 0:
@@ -69,8 +70,8 @@ class GANRecipe(Recipe):
         return out
 
     def g_step(self, n: int) -> dict[str, torch.Tensor]:
-        self.D.requires_grad_(False)
-        loss = self.loss.g_loss(self.D(self.G(self._noise_like(n))))
+        self.D.requires_grad_(False)  # frozen D, called without DDP: no gradient to sync
+        loss = self.loss.g_loss(self.D(self.G_train(self._noise_like(n))))
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -85,6 +86,9 @@ class GANRecipe(Recipe):
         if self.G_ema is not None:
             update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.steps_done)
         return out
+
+    def distribute(self, wrap) -> None:  # noqa: ANN001
+        self.G_train, self.D_train = wrap(self.G), wrap(self.D)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, use_ema: bool = True) -> torch.Tensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from gankit.errors import GankitError
+from gankit.training.distributed import World, all_max
 
 
 class Diverged(GankitError):
@@ -27,9 +28,10 @@ class Diverged(GankitError):
 
 
 class DivergenceGuard:
-    def __init__(self, device: torch.device, check_every: int) -> None:
+    def __init__(self, device: torch.device, check_every: int, world: World | None = None) -> None:
         self.first_bad = torch.tensor(-1, device=device)
         self.check_every = 1 if device.type == "cpu" else check_every
+        self.world = world or World()
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor]) -> None:
         values = torch.stack([v.detach().float().reshape(()) for v in scalars.values()])
@@ -39,7 +41,8 @@ class DivergenceGuard:
             self.check()
 
     def check(self) -> None:
-        step = int(self.first_bad)
+        """Raise on every rank if any rank saw a non-finite loss."""
+        step = int(all_max(self.first_bad.clone(), self.world))
         if step >= 0:
             raise Diverged(step)
 

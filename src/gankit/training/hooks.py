@@ -15,6 +15,7 @@ from gankit.models import DataSpec
 from gankit.recipes.base import Recipe
 from gankit.training import rundir
 from gankit.training.checkpoint import checkpoint_paths, save_checkpoint
+from gankit.training.distributed import World, all_mean
 from gankit.viz import save_image_grid, save_scatter
 
 SCATTER_POINTS = 2500
@@ -25,13 +26,14 @@ class MetricsLogger:
     shows them on the progress bar; prints a log line every ``print_every`` steps."""
 
     def __init__(self, path: Path, every: int, print_every: int, images_per_step: int,
-                 keys: tuple[str, ...], bar: tqdm, total: int) -> None:
+                 keys: tuple[str, ...], bar: tqdm, total: int, world: World | None = None) -> None:
         self.path, self.every, self.print_every = path, every, print_every
         self.images_per_step, self.keys, self.bar, self.total = images_per_step, keys, bar, total
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
         self._t0 = time.perf_counter()
         self._elapsed_before = 0.0
+        self.world = world or World()
         self.last: dict[str, Any] = {}
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor]) -> None:
@@ -41,15 +43,20 @@ class MetricsLogger:
         if step % self.every and step != self.total:
             return
         now = time.perf_counter()
+        keys = list(self._sums)
+        means = all_mean(torch.stack([self._sums[k].float() for k in keys]), self.world)
         record: dict[str, Any] = {"step": step}
-        record.update({k: float(v) / self._count for k, v in self._sums.items()})
+        record.update({k: float(v) / self._count for k, v in zip(keys, means.tolist(),
+                                                                   strict=True)})
         record["img_per_s"] = self._count * self.images_per_step / max(now - self._t0, 1e-9)
         self._elapsed_before += now - self._t0
         record["elapsed_s"] = round(self._elapsed_before, 3)
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
         self.last = record
         self._sums, self._count, self._t0 = {}, 0, time.perf_counter()
+        if not self.world.is_main:
+            return
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
         self.bar.set_postfix_str(self.describe(record, short=True), refresh=False)
         if step % self.print_every == 0 or step == self.total:
             self.bar.write(self.describe(record))
@@ -105,8 +112,9 @@ class Checkpointer:
     """Saves the full training state every ``every`` steps (and on demand)."""
 
     def __init__(self, folder: Path, every: int, keep: int,
-                 state_fn: Callable[[int], dict[str, Any]]) -> None:
+                 state_fn: Callable[[int], dict[str, Any]], write: bool = True) -> None:
         self.folder, self.every, self.keep, self.state_fn = folder, every, keep, state_fn
+        self.write = write  # False on ranks other than 0: they take part, rank 0 writes
         self.last_step = -1
         self.before_save: Callable[[], None] = lambda: None
 
@@ -119,7 +127,8 @@ class Checkpointer:
             return None
         self.before_save()  # never checkpoint weights that have diverged
         self.last_step = step
-        return save_checkpoint(self.folder, step, self.state_fn(step), self.keep)
+        state = self.state_fn(step)
+        return save_checkpoint(self.folder, step, state, self.keep) if self.write else None
 
     def last_good(self) -> tuple[int, Path] | None:
         """(step, path) of the newest checkpoint on disk, if any."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from gankit.recipes import RECIPES, Recipe
 from gankit.report import read_metrics, write_report
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
+from gankit.training.distributed import World, barrier, gather, join, weights_digest, wrap
 from gankit.training.guard import Diverged, DivergenceGuard
 from gankit.training.hooks import Checkpointer, MetricsLogger, SampleWriter
 from gankit.training.loop import run_loop
@@ -47,26 +49,46 @@ def data_facts(dataset: Dataset) -> dict[str, Any]:
     return facts
 
 
-def capture_state(recipe: Recipe, sampler: BatchSampler, step: int) -> dict[str, Any]:
-    """Everything needed to continue bit-identically: weights, optimisers, data order, RNGs."""
-    rng = {"torch": torch.get_rng_state()}
+def capture_state(recipe: Recipe, sampler: BatchSampler, step: int,
+                  world: World | None = None) -> dict[str, Any]:
+    """Everything needed to continue bit-identically: weights, optimisers, data order, RNGs.
+
+    With several processes this is a collective call: every rank's RNG state is gathered, and
+    the ranks' weights are checked to be identical.
+    """
+    world = world or World()
+    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = list(torch.cuda.get_rng_state_all())
-    return {"step": step,
-            "modules": {k: m.state_dict() for k, m in recipe.modules().items()},
-            "optimizers": {k: o.state_dict() for k, o in recipe.optimizers().items()},
-            "sampler": sampler.state_dict(), "rng": rng}
+    state = {"step": step,
+             "modules": {k: m.state_dict() for k, m in recipe.modules().items()},
+             "optimizers": {k: o.state_dict() for k, o in recipe.optimizers().items()},
+             "sampler": sampler.state_dict(), "rng": rng}
+    if world.enabled:
+        digests = gather(weights_digest(recipe.modules()), world)
+        if len(set(digests)) != 1:
+            raise GankitError(f"The {world.size} training processes disagree on the weights "
+                              f"at step {step}; this is a bug, please report it.")
+        state["world"] = {"size": world.size, "weights_sha256": digests,
+                          "rng": gather(rng, world)}
+    return state
 
 
-def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any]) -> None:
+def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any],
+                  world: World | None = None) -> None:
+    world = world or World()
     for name, module in recipe.modules().items():
         module.load_state_dict(state["modules"][name])
     for name, opt in recipe.optimizers().items():
         opt.load_state_dict(state["optimizers"][name])
     sampler.load_state_dict(state["sampler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    if "cuda" in state["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    rng = state["rng"]
+    saved = state.get("world", {})
+    if world.enabled and saved.get("size") == world.size:
+        rng = saved["rng"][world.rank]
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
     recipe.steps_done = int(state["step"])
 
 
@@ -74,14 +96,19 @@ class Trainer:
     """One training run over one run folder."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, dataset: Dataset, progress: bool) -> None:
-        self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
-        self.device = resolve_device(cfg.device)
+        self.cfg, self.run_dir = cfg, run_dir
+        self.world, self.device = join(resolve_device(cfg.device))
+        self.progress = progress and self.world.is_main
         self.spec = spec_of(dataset)
         torch.manual_seed(cfg.seed)
         self.recipe: Recipe = RECIPES.get(cfg.recipe)(cfg, self.spec, self.device)
+        if self.world.enabled:
+            self.recipe.distribute(lambda module: wrap(module, self.world, self.device))
+            torch.manual_seed(cfg.seed + self.world.rank)  # own noise and dropout per rank
         x = dataset.x.to(self.device)
         labels = None if dataset.labels is None else dataset.labels.to(self.device)
-        self.sampler = BatchSampler(x, labels, cfg.train.batch_size, cfg.seed)
+        self.sampler = BatchSampler(x, labels, cfg.train.batch_size, cfg.seed, self.world.rank,
+                                    self.world.size)
         real_points = dataset.x[:5000] if dataset.kind == "points" else None
         self.samples = SampleWriter(run_dir, self.recipe, self.spec, cfg.train.sample_every,
                                     cfg.train.sample_grid, cfg.seed, real_points,
@@ -89,8 +116,9 @@ class Trainer:
         self.checkpointer = Checkpointer(run_dir / rundir.CHECKPOINTS, cfg.train.checkpoint_every,
                                          cfg.train.keep_checkpoints,
                                          lambda step: capture_state(self.recipe, self.sampler,
-                                                                    step))
-        self.guard = DivergenceGuard(self.device, cfg.train.log_every)
+                                                                    step, self.world),
+                                         write=self.world.is_main)
+        self.guard = DivergenceGuard(self.device, cfg.train.log_every, self.world)
         self.step = 0
 
     def restore_latest(self) -> int:
@@ -100,8 +128,10 @@ class Trainer:
             raise GankitError(f"Run folder {str(self.run_dir)!r} has no checkpoint to resume "
                               "from; start a new run instead.")
         self.step, state, _ = found
-        restore_state(self.recipe, self.sampler, state)
-        rundir.truncate_metrics(self.run_dir, self.step)
+        restore_state(self.recipe, self.sampler, state, self.world)
+        if self.world.is_main:
+            rundir.truncate_metrics(self.run_dir, self.step)
+        barrier(self.world)
         return self.step
 
     def fit(self) -> Path:
@@ -110,16 +140,19 @@ class Trainer:
                    disable=not self.progress, mininterval=0.5, desc=self.run_dir.name)
         logger = MetricsLogger(self.run_dir / rundir.METRICS, cfg.train.log_every,
                                cfg.train.sample_every, cfg.train.batch_size * cfg.optim.d_steps,
-                               self.recipe.progress_keys, bar, total)
+                               self.recipe.progress_keys, bar, total, self.world)
         self.checkpointer.before_save = self.guard.check
-        if self.step == 0:
+        main_only = [self.samples] if self.world.is_main else []
+        if self.step == 0 and self.world.is_main:
             self.samples(0)
         try:
-            self._train_until_done(bar, [self.guard, logger, self.samples, self.checkpointer])
+            self._train_until_done(bar, [self.guard, logger, *main_only, self.checkpointer])
         finally:
             bar.close()
         self.checkpointer.save(self.step)
-        self.finish()
+        if self.world.is_main:
+            self.finish()
+        barrier(self.world)
         return self.run_dir
 
     def _train_until_done(self, bar: tqdm, hooks: list) -> None:
@@ -159,11 +192,16 @@ class Trainer:
 
 def start_run(cfg: RunConfig, out: Path | None, overwrite: bool, progress: bool) -> Trainer:
     """Validate everything that can fail, then create the run folder (never before)."""
+    if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise GankitError("With several processes, name the run folder with --out so that "
+                          "every process uses the same one.")
     run_dir = Path(out) if out else rundir.default_run_dir(cfg)
     rundir.check_new_run_dir(run_dir, overwrite)
     dataset = load_dataset(cfg.data)
     trainer = Trainer(cfg, run_dir, dataset, progress)
-    rundir.create_run_dir(run_dir, cfg, trainer.spec, data_facts(dataset), overwrite)
+    if trainer.world.is_main:
+        rundir.create_run_dir(run_dir, cfg, trainer.spec, data_facts(dataset), overwrite)
+    barrier(trainer.world)
     return trainer
 
 
@@ -173,6 +211,6 @@ def resume_run(run_dir: Path, steps: int | None, progress: bool) -> Trainer:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
     trainer = Trainer(cfg, Path(run_dir), load_dataset(cfg.data), progress)
     trainer.restore_latest()
-    if steps is not None:
+    if steps is not None and trainer.world.is_main:
         atomic_write_text(Path(run_dir) / rundir.CONFIG, cfg.to_yaml())
     return trainer
