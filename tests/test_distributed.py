@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import torch.distributed as dist
 
 
@@ -34,3 +35,27 @@ def test_two_processes_keep_identical_weights(tmp_path):
         assert (out / name).is_file(), name
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]  # one writer, no duplicated lines
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_two_process_resume_is_bit_identical(tmp_path):
+    from safetensors.torch import load_file
+
+    def torchrun(*args):
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+             "2", "-m", "gankit", "train", *args, "--no-progress"],
+            capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    common = ["--set", "train.checkpoint_every=3", "--set", "train.log_every=3",
+              "--set", "train.sample_every=6", "--set", "train.batch_size=32"]
+    torchrun("--steps", "6", "--out", str(tmp_path / "full"), *common)
+    torchrun("--steps", "3", "--out", str(tmp_path / "half"), *common)
+    torchrun("--resume", str(tmp_path / "half"), "--steps", "6")
+    a = load_file(tmp_path / "full" / "checkpoints" / "step_0000006.safetensors")
+    b = load_file(tmp_path / "half" / "checkpoints" / "step_0000006.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -52,3 +52,11 @@ def test_training_pulls_samples_onto_the_ring(tmp_path):
                              out=tmp_path / "untrained", progress=False)
     before, after = mean_distance(untrained.sample(500, seed=0)), mean_distance(run.sample(500, 0))
     assert after < 0.5 * before, (before, after)
+
+
+def test_bf16_autocast_trains_on_the_cpu(tmp_path):
+    cfg = {**TINY, "train": {**TINY["train"], "amp": "bf16"},
+           "loss": {"name": "wasserstein", "gp_weight": 10.0}}
+    run = gankit.train(cfg, out=tmp_path / "r", progress=False)
+    x = run.sample(4, seed=0)
+    assert x.dtype == torch.float32 and torch.isfinite(x).all()

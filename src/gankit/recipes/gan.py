@@ -35,6 +35,7 @@ class GANRecipe(Recipe):
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2))
         self.loss = LOSSES.get(cfg.loss.name)
         self.batches_per_step = o.d_steps
+        self.amp = cfg.train.amp == "bf16"
         self.steps_done = 0
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -51,10 +52,16 @@ class GANRecipe(Recipe):
             return torch.rand(n, self.z_dim, device=self.device)
         return torch.randn(n, self.z_dim, device=self.device)
 
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast of the networks' forwards when ``train.amp`` asks for it."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
     def d_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.G(self._noise_like(real.shape[0]))
-        real_scores, fake_scores = self.D_train(real), self.D_train(fake)
+        with self._autocast():
+            with torch.no_grad():
+                fake = self.G(self._noise_like(real.shape[0])).float()
+            real_scores = self.D_train(real).float()
+            fake_scores = self.D_train(fake).float()
         loss = self.loss.d_loss(real_scores, fake_scores)
         out = {"d_loss": loss.detach()}
         if self.cfg.loss.gp_weight > 0:
@@ -71,7 +78,9 @@ class GANRecipe(Recipe):
 
     def g_step(self, n: int) -> dict[str, torch.Tensor]:
         self.D.requires_grad_(False)  # frozen D, called without DDP: no gradient to sync
-        loss = self.loss.g_loss(self.D(self.G_train(self._noise_like(n))))
+        with self._autocast():
+            scores = self.D(self.G_train(self._noise_like(n))).float()
+        loss = self.loss.g_loss(scores)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
