@@ -67,6 +67,31 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from gankit.metrics.evaluate import EvalOptions, evaluate_run
+    from gankit.metrics.summary import eval_markdown, write_eval
+    from gankit.report import write_report
+    from gankit.run import load
+    from gankit.training.trainer import resolve_device
+
+    for flag, value in (("-n", args.n), ("--real", args.real), ("--mode-samples",
+                                                                args.mode_samples)):
+        if value is not None and value < (0 if flag == "--mode-samples" else 2):
+            raise GankitError(f"{flag} must be at least {0 if flag == '--mode-samples' else 2} "
+                              f"(got {value}).")
+    run = load(args.run, args.device)
+    opts = EvalOptions(extractors=tuple(args.extractor) if args.extractor else None,
+                       num_generated=args.n, num_real=args.real, reference=args.reference,
+                       seed=args.seed, use_ema=not args.no_ema, mode_samples=args.mode_samples,
+                       kid_subsets=args.kid_subsets, progress=not args.no_progress)
+    result = evaluate_run(run, opts, resolve_device(args.device))
+    json_path, md_path = write_eval(run.path, result)
+    write_report(run.path)
+    print(eval_markdown(result))
+    print(f"Wrote {json_path} and {md_path}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:14s} {load_preset(name).get('description', '')}")
@@ -76,10 +101,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from gankit.report import read_metrics, write_report
     from gankit.training.rundir import read_run_dir
-    from gankit.viz import save_curves
+    from gankit.viz import EVAL_CURVES, save_curves, save_eval_curves
 
     read_run_dir(args.run)
-    save_curves(read_metrics(Path(args.run)), Path(args.run) / "curves.png")
+    records = read_metrics(Path(args.run))
+    save_curves(records, Path(args.run) / "curves.png")
+    save_eval_curves(records, Path(args.run) / EVAL_CURVES)
     print(f"Wrote {write_report(Path(args.run))}")
     return 0
 
@@ -126,6 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     sample.add_argument("--device", default="cpu")
     sample.set_defaults(func=cmd_sample)
+
+    ev = sub.add_parser("eval", help="measure a run: FID, KID, precision/recall, modes",
+                        description="Evaluate a run against real data and write eval.json and "
+                        "eval.md into its folder. Defaults: 10,000 generated vs 10,000 real "
+                        "images (the test split when there is one) in the data set's classifier "
+                        "features, or 2,500 samples in raw coordinates for 2-D data.")
+    ev.add_argument("run", help="run folder")
+    ev.add_argument("-n", type=int, default=None, help="generated samples")
+    ev.add_argument("--real", type=int, default=None, help="real reference samples")
+    ev.add_argument("--extractor", action="append", metavar="NAME",
+                    help="feature extractor: classifier, inception or raw (repeatable)")
+    ev.add_argument("--reference", choices=["test", "train"], default="test",
+                    help="real split to compare with when the data set has one (default test)")
+    ev.add_argument("--mode-samples", type=int, default=None,
+                    help="samples for mode counting (2,500 for 2-D, 26,000 for Stacked MNIST)")
+    ev.add_argument("--kid-subsets", type=int, default=100)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=cmd_eval)
 
     presets = sub.add_parser("presets", help="list the named presets")
     presets.set_defaults(func=cmd_presets)

@@ -98,6 +98,10 @@ class OptimConfig(StrictModel):
     beta1: float = Field(0.5, ge=0.0, lt=1.0)
     beta2: float = Field(0.999, ge=0.0, lt=1.0)
     d_steps: int = Field(1, ge=1, le=100)
+    lr_decay: Literal["none", "linear", "cosine"] = Field(
+        "none", description="learning-rate decay to 0 at train.steps, from lr_decay_start on")
+    lr_decay_start: float = Field(0.0, ge=0.0, lt=1.0, description="share of train.steps "
+                                  "before the decay starts")
 
 
 class TrainConfig(StrictModel):
@@ -116,6 +120,16 @@ class TrainConfig(StrictModel):
     final_grid: int = Field(400, ge=1, le=4096)
 
 
+class EvalConfig(StrictModel):
+    """Cheap evaluation while training: a few metrics every ``every`` steps, into metrics.jsonl."""
+
+    every: int = Field(0, ge=0, description="steps between evaluations (0 = off)")
+    samples: int = Field(2500, ge=10, le=100_000, description="generated samples per evaluation")
+    extractor: Literal["auto", "raw", "classifier", "inception"] = Field(
+        "auto", description="features for FID: auto = raw for 2-D points, classifier for "
+        "labelled images")
+
+
 class RunConfig(StrictModel):
     """Everything that defines a run."""
 
@@ -129,6 +143,7 @@ class RunConfig(StrictModel):
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     @field_validator("recipe")
     @classmethod

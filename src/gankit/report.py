@@ -231,6 +231,12 @@ def write_report(run_dir: str | Path) -> Path:
 
     if (run_dir / "curves.png").is_file():
         parts += ["<h2>Training curves</h2>", _img("curves.png", "training curves")]
+    if (run_dir / "eval_curves.png").is_file():
+        parts += ["<h2>Evaluation during training</h2>",
+                  _img("eval_curves.png", "evaluation metrics over training")]
+    if (run_dir / "eval.md").is_file():
+        text = (run_dir / "eval.md").read_text(encoding="utf-8", errors="replace")
+        parts += ["<h2>Evaluation (gankit eval)</h2>", f"<pre>{_esc(text)}</pre>"]
     finals = [name for name in FINAL_PICTURES if (run_dir / name).is_file()]
     if finals:
         parts.append("<h2>Final samples</h2>")

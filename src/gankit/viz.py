@@ -303,3 +303,27 @@ def save_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
             frameon=False,
         )
     return _save_figure(fig, path)
+
+
+EVAL_CURVES = "eval_curves.png"
+_EVAL_LABELS = {"eval_fid": "FID (lower is better)", "eval_modes": "modes captured",
+                "eval_hq": "high-quality share", "eval_kl": "mode KL to uniform",
+                "eval_classes": "classes covered", "eval_class_kl": "class KL to uniform"}
+
+
+def save_eval_curves(records: list[dict[str, Any]], path: str | Path) -> Path | None:
+    """One small panel per ``eval_*`` metric against step; nothing when none was logged."""
+    keys = [k for k in _EVAL_LABELS if any(k in r for r in records)]
+    if not keys:
+        return None
+    fig = _new_figure(3.2 * len(keys), 3.0)
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(1, len(keys), i + 1)
+        x, y = _series(records, key)
+        ax.plot(x, y, "o-", color="tab:purple", ms=3, lw=1.2)
+        ax.set_title(_EVAL_LABELS[key], fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.25)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    fig.tight_layout()
+    return _save_figure(fig, path)

@@ -1,9 +1,10 @@
 """Convolutional G and D in the DCGAN style.
 
 G: Dense z → start×start×channels[0] → BN → act → [ConvTranspose → BN → act]* → ConvTranspose to
-the image channels → output activation. D: [Conv (stride 2) → (BN) → act → (Dropout)]* → Flatten →
-Dense 1. With the options of the presets this gives the seed MNIST DCGAN of the texts (5×5
-kernels, a stride-1 first layer, dropout 0.3 in D) and the classic 64×64 DCGAN (4×4 → 1024 maps).
+the image channels → output activation. D: [Conv (stride 2) → (BN) → act → (Dropout)]* →
+(minibatch std) → Flatten → Dense 1. With the options of the presets this gives the seed MNIST
+DCGAN of the texts (5×5 kernels, a stride-1 first layer, dropout 0.3 in D) and the classic 64×64
+DCGAN (4×4 → 1024 maps).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gankit.errors import GankitError
 from gankit.models.base import MODELS, DataSpec, ModelFamily
 from gankit.models.layers import (
     Activation,
+    MinibatchStd,
     OutputActivation,
     activation,
     maybe_spectral_norm,
@@ -55,6 +57,8 @@ class DCGANDiscriminatorOptions(BaseModel):
     batchnorm: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     spectral_norm: bool = False
+    minibatch_std: int = Field(0, ge=0, le=256, description="group size of a minibatch-std "
+                               "channel after the last conv (0 = off)")
 
 
 def auto_strides(size: int, layers: int) -> list[int]:
@@ -124,6 +128,8 @@ class DCGANDiscriminator(nn.Module):
             if opts.dropout:
                 layers.append(nn.Dropout(opts.dropout))
             c_in = c_out
+        if opts.minibatch_std:
+            layers.append(MinibatchStd(opts.minibatch_std))
         self.features = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             width = self.features(torch.zeros(2, *spec.sample_shape)).shape[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -60,3 +61,27 @@ def init_weights(module: nn.Module, scheme: str) -> None:
             if scheme == "dcgan":
                 nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's spread as one extra feature (Karras et al. 2018), against collapse.
+
+    Samples are split into groups of ``group_size`` (the whole batch when it does not divide);
+    within each group the standard deviation of every feature over the group's samples is
+    averaged into one number, appended to each member as an extra feature (``(N, F)`` inputs)
+    or constant channel (``(N, C, H, W)`` inputs). A collapsed generator's batch has a tell-tale
+    small spread that D can see.
+    """
+
+    def __init__(self, group_size: int) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        group = self.group_size if n % self.group_size == 0 else n
+        grouped = x.reshape(group, n // group, *x.shape[1:]).float()
+        std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt()
+        spread = std.flatten(1).mean(dim=1).to(x.dtype)  # (n // group,)
+        extra = spread.repeat(group).view(n, 1, *([1] * (x.ndim - 2)))
+        return torch.cat([x, extra.expand(n, 1, *x.shape[2:])], dim=1)

@@ -11,6 +11,7 @@ from torch import nn
 from gankit.models.base import MODELS, DataSpec, ModelFamily
 from gankit.models.layers import (
     Activation,
+    MinibatchStd,
     OutputActivation,
     activation,
     maybe_spectral_norm,
@@ -36,6 +37,8 @@ class MLPDiscriminatorOptions(BaseModel):
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout after each hidden layer")
     spectral_norm: bool = False
+    minibatch_std: int = Field(0, ge=0, le=256, description="group size of a minibatch-std "
+                               "feature before the last layer (0 = off)")
 
 
 class MLPGenerator(nn.Module):
@@ -62,7 +65,7 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Flatten → (Dropout) → [Dense → activation → (Dropout)]* → Dense 1 (a logit)."""
+    """Flatten → (Dropout) → [Dense → activation → (Dropout)]* → (minibatch std) → Dense 1."""
 
     def __init__(self, opts: MLPDiscriminatorOptions, spec: DataSpec) -> None:
         super().__init__()
@@ -76,6 +79,9 @@ class MLPDiscriminator(nn.Module):
             if opts.dropout:
                 layers.append(nn.Dropout(opts.dropout))
             width = units
+        if opts.minibatch_std:
+            layers.append(MinibatchStd(opts.minibatch_std))
+            width += 1
         layers.append(maybe_spectral_norm(nn.Linear(width, 1), opts.spectral_norm))
         self.net = nn.Sequential(*layers)
 

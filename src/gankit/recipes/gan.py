@@ -8,6 +8,8 @@ this is the non-saturating game of Goodfellow et al. (2014).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -37,6 +39,9 @@ class GANRecipe(Recipe):
                                       fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2),
                                       fused=fused)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["base_lr"] = group["lr"]  # saved with the optimiser; the schedule scales it
         self.loss = LOSSES.get(cfg.loss.name)
         self.batches_per_step = o.d_steps
         self.amp = cfg.train.amp == "bf16"
@@ -101,7 +106,21 @@ class GANRecipe(Recipe):
         self.D.requires_grad_(True)
         return {"g_loss": loss.detach()}
 
+    def lr_factor(self, step: int) -> float:
+        """The learning-rate schedule: 1 until ``optim.lr_decay_start``, then down to 0."""
+        o, total = self.cfg.optim, self.cfg.train.steps
+        start = o.lr_decay_start * total
+        if o.lr_decay == "none" or step <= start:
+            return 1.0
+        frac = min((step - start) / max(total - start, 1.0), 1.0)
+        return 1.0 - frac if o.lr_decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
+
     def train_step(self, batches: list[Batch]) -> dict[str, torch.Tensor]:
+        if self.cfg.optim.lr_decay != "none":
+            factor = self.lr_factor(self.steps_done)
+            for opt in (self.opt_g, self.opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = group["base_lr"] * factor
         for i, batch in enumerate(batches):
             out, fake = self.d_step(batch.x, keep_fake=i == len(batches) - 1)
         out.update(self.g_step(fake))

@@ -19,11 +19,12 @@ from gankit.report import read_metrics, write_report
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
 from gankit.training.distributed import World, barrier, gather, join, weights_digest, wrap
+from gankit.training.eval_hook import PeriodicEval
 from gankit.training.guard import Diverged, DivergenceGuard
 from gankit.training.hooks import Checkpointer, MetricsLogger, SampleWriter
 from gankit.training.loop import run_loop
 from gankit.training.sampler import BatchSampler
-from gankit.viz import save_curves
+from gankit.viz import EVAL_CURVES, save_curves, save_eval_curves
 
 
 def resolve_device(name: str) -> torch.device:
@@ -119,6 +120,11 @@ class Trainer:
                                                                     step, self.world),
                                          write=self.world.is_main)
         self.guard = DivergenceGuard(self.device, cfg.train.log_every, self.world)
+        self.evaluator: PeriodicEval | None = None
+        if cfg.eval.every and self.world.is_main:
+            with torch.random.fork_rng(devices=[]):  # evaluating never changes the training
+                self.evaluator = PeriodicEval(cfg, self.recipe, dataset,
+                                              run_dir / rundir.METRICS, self.device, progress)
         self.step = 0
 
     def restore_latest(self) -> int:
@@ -143,6 +149,9 @@ class Trainer:
                                self.recipe.progress_keys, bar, total, self.world)
         self.checkpointer.before_save = self.guard.check
         main_only = [self.samples] if self.world.is_main else []
+        if self.evaluator is not None:
+            self.evaluator.bar = bar
+            main_only.append(self.evaluator)
         if self.step == 0 and self.world.is_main:
             self.samples(0)
         try:
@@ -178,6 +187,8 @@ class Trainer:
                 for opt in self.recipe.optimizers().values():
                     for group in opt.param_groups:
                         group["lr"] *= factor
+                        if "base_lr" in group:
+                            group["base_lr"] *= factor
                 bar.reset(total=self.cfg.train.steps)
                 bar.update(self.step)
                 bar.write(f"Diverged at step {err.step}; rolled back to step {self.step} with "
@@ -186,7 +197,9 @@ class Trainer:
     def finish(self) -> None:
         """Final grid (or scatter), learning curves and the HTML report."""
         self.samples.final(self.cfg.train.final_grid)
-        save_curves(read_metrics(self.run_dir), self.run_dir / "curves.png")
+        records = read_metrics(self.run_dir)
+        save_curves(records, self.run_dir / "curves.png")
+        save_eval_curves(records, self.run_dir / EVAL_CURVES)
         write_report(self.run_dir)
 
 

@@ -1,0 +1,350 @@
+"""A small CNN classifier trained on the run's own labelled data, as a feature extractor.
+
+Data: ``mnist`` / ``fashion-mnist`` train on ``options.split=train`` and are tested on ``test``;
+other labelled image sources (``digits``, ``folder``, ``arrays``) hold out a fixed 20% (seed 0)
+as the test split; ``stacked-mnist`` uses the plain MNIST classifier on each channel. Images are
+loaded in [0, 1] at the run's size and channels; ``data.limit`` is ignored.
+
+Network (any side ≥ 8, 1 or 3 channels; inputs larger than 32×32 are first resized to 32×32
+with antialiased bilinear filtering)::
+
+    conv3×3 C→32, [max-pool 2 if side ≥ 16], BN, ReLU
+    conv3×3 32→32, BN, ReLU, [max-pool 2 if side ≥ 8]
+    conv3×3 32→64, BN, ReLU, conv3×3 64→64, BN, ReLU
+    adaptive average pool 2×2 → dense 256→128, ReLU  (the 128-d "features")
+    dropout 0.2 → dense 128→K  (logits)
+
+Training: Adam with a one-cycle learning rate (peak 3e-3), batch 128, random shifts of up to
+``side // 14`` pixels (at least 1), for at least 2 epochs and 40,000 images seen; seeded
+(seed 0, the global RNG is left untouched). The result is cached under
+``<cache>/classifiers/`` (weights as safetensors, facts as JSON beside them), keyed by the data
+set, size, channels, :data:`ARCH_VERSION` and a SHA-256 of the training images and labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+from tqdm.auto import tqdm
+
+from gankit.data.transforms import resize_images
+from gankit.errors import GankitError
+from gankit.fileio import atomic_write_bytes, atomic_write_text
+from gankit.metrics.features import EXTRACTORS, ExtractorContext, FeatureExtractor
+
+if TYPE_CHECKING:
+    from gankit.config import DataConfig
+
+ARCH_VERSION = 1
+FEATURES = 128
+MAX_SIDE = 32
+MIN_SIDE = 8
+BATCH_SIZE = 128
+EVAL_BATCH = 500
+LR = 3e-3
+MIN_EPOCHS = 2
+MIN_SEEN = 40_000
+HOLDOUT = 0.2
+SEED = 0
+SPLIT_SOURCES = ("mnist", "fashion-mnist")  # sources with their own test split
+STACKED = "stacked-mnist"
+
+
+class ClassifierNet(nn.Module):
+    """The compact CNN of the module docstring; ``embed`` gives the 128-d features."""
+
+    def __init__(self, channels: int, image_size: int, num_classes: int) -> None:
+        super().__init__()
+        self.channels, self.image_size, self.num_classes = channels, image_size, num_classes
+        side = min(image_size, MAX_SIDE)
+        layers: list[nn.Module] = [nn.Conv2d(channels, 32, 3, padding=1, bias=False)]
+        if side >= 16:
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        layers += [nn.BatchNorm2d(32), nn.ReLU(inplace=True), *_conv(32, 32)]
+        if side >= 8:
+            layers.append(nn.MaxPool2d(2))
+        layers += [*_conv(32, 64), *_conv(64, 64), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                   nn.Linear(256, FEATURES), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(FEATURES, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > MAX_SIDE:
+            x = resize_images(x, MAX_SIDE)
+        return self.body(x.contiguous(memory_format=torch.channels_last))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(x)))
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+        """Predicted class indices (int64, CPU) of images in [0, 1] (eval mode, batched)."""
+        device = next(self.parameters()).device
+        self.eval()
+        out = [self(b.to(device).float()).argmax(1).cpu() for b in x.split(batch_size)]
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def _conv(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True)]
+
+
+def mnist_config(data_cfg: DataConfig) -> DataConfig:
+    """The MNIST config whose classifier a ``stacked-mnist`` run uses (same folder and size)."""
+    from gankit.config import DataConfig
+
+    opts = {k: data_cfg.options[k] for k in ("mirror", "download") if k in data_cfg.options}
+    return DataConfig(name="mnist", path=data_cfg.path, image_size=data_cfg.image_size,
+                      normalize="unit", options=opts)
+
+
+def labelled_splits(data_cfg: DataConfig) -> dict[str, Any]:
+    """Train and test images in [0, 1] with labels, class names and how the test split was made."""
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+
+    base = {**data_cfg.model_dump(), "normalize": "unit", "limit": None}
+    if data_cfg.name in SPLIT_SOURCES:
+        train, test = (load_dataset(DataConfig.model_validate(
+            {**base, "options": {**data_cfg.options, "split": split}})) for split in
+            ("train", "test"))
+        return {"train": (train.x, train.labels), "test": (test.x, test.labels),
+                "class_names": train.class_names, "test_split": "options.split=test"}
+    ds = load_dataset(DataConfig.model_validate(base))
+    if ds.kind != "image":
+        raise GankitError(f"The classifier extractor needs image data, but {ds.name!r} holds "
+                          "points; use --extractor raw.")
+    if ds.labels is None:
+        raise GankitError(f"The classifier extractor needs labelled data, but {ds.name!r} has no "
+                          "labels; use --extractor inception or raw.")
+    if len(ds) < 10:
+        raise GankitError(f"The classifier extractor needs at least 10 labelled images; "
+                          f"{ds.name!r} has {len(ds)}.")
+    gen = torch.Generator().manual_seed(SEED)
+    perm = torch.randperm(len(ds), generator=gen)
+    n_test = max(1, round(HOLDOUT * len(ds)))
+    test, train = perm[:n_test].sort().values, perm[n_test:].sort().values
+    names = ds.class_names or [str(i) for i in range(int(ds.labels.max()) + 1)]
+    return {"train": (ds.x[train], ds.labels[train]), "test": (ds.x[test], ds.labels[test]),
+            "class_names": list(names), "test_split": f"held-out {HOLDOUT:.0%} (seed {SEED})"}
+
+
+def cache_key(name: str, x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> str:
+    """SHA-256 of the architecture version, data set name, shape and training tensors."""
+    h = hashlib.sha256(f"gankit-classifier-v{ARCH_VERSION}|{name}|{tuple(x.shape[1:])}|"
+                       f"{num_classes}|".encode())
+    h.update(x.detach().float().cpu().contiguous().numpy().tobytes())
+    h.update(labels.detach().long().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Each image moved by its own random whole-pixel offset in [-max_shift, max_shift]²."""
+    n, _, h, w = x.shape
+    pad = F.pad(x, (max_shift,) * 4)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n), generator=gen).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return pad[batch, chans, rows, cols]
+
+
+def train_classifier(model: ClassifierNet, x: torch.Tensor, labels: torch.Tensor,
+                     device: torch.device, progress: bool = True, desc: str = "classifier",
+                     ) -> dict[str, Any]:
+    """Train ``model`` in place on images ``x`` in [0, 1] (seeded; global RNG untouched)."""
+    n = len(x)
+    batch = min(BATCH_SIZE, n)
+    per_epoch = n // batch
+    epochs = max(MIN_EPOCHS, math.ceil(MIN_SEEN / (per_epoch * batch)))
+    steps = epochs * per_epoch
+    max_shift = max(1, x.shape[-1] // 14)
+    x, labels = x.to(device), labels.to(device)
+    start = time.perf_counter()
+    fork = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork):
+        torch.manual_seed(SEED)
+        gen = torch.Generator().manual_seed(SEED)
+        model.to(device).train()
+        opt = torch.optim.Adam(model.parameters(), lr=LR)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps,
+                                                    pct_start=0.2)
+        bar = tqdm(total=steps, desc=desc, unit="step", leave=False, disable=not progress)
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=gen).to(device)
+            for i in range(per_epoch):
+                idx = perm[i * batch:(i + 1) * batch]
+                loss = F.cross_entropy(model(_shift(x[idx], max_shift, gen)), labels[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update()
+                if i % 50 == 0:
+                    bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.close()
+    model.eval().requires_grad_(False)
+    return {"epochs": epochs, "steps": steps, "batch_size": batch,
+            "train_time_s": round(time.perf_counter() - start, 2)}
+
+
+def accuracy(model: ClassifierNet, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``x`` that ``model`` classifies as ``labels``."""
+    return float((model.classify(x) == labels.cpu()).double().mean()) if len(x) else 0.0
+
+
+def classifier_dir() -> Path:
+    from gankit.data.idx import cache_dir
+
+    return cache_dir() / "classifiers"
+
+
+def _load_cached(meta_path: Path, model: ClassifierNet, key: str) -> dict[str, Any]:
+    """The cached facts after loading the weights into ``model`` (raises ValueError if unusable)."""
+    try:
+        meta = json.loads(meta_path.read_text())
+        blob = (meta_path.parent / meta["weights"]).read_bytes()
+        if meta["key"] != key or meta["arch_version"] != ARCH_VERSION:
+            raise ValueError("it was made for other data")
+        if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+            raise ValueError("checksum mismatch")
+        model.load_state_dict(load_tensors(blob))
+    except (OSError, KeyError, TypeError, RuntimeError, SafetensorError) as err:
+        raise ValueError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+    return meta
+
+
+def load_or_train_classifier(data_cfg: DataConfig, device: torch.device | str = "cpu",
+                             progress: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
+    """The classifier of ``data_cfg``'s data (from the cache, else trained and cached) and its
+    facts (test accuracy, key, class names, ...). ``stacked-mnist`` gets the MNIST classifier."""
+    if data_cfg.name == STACKED:
+        data_cfg = mnist_config(data_cfg)
+    device = torch.device(device)
+    splits = labelled_splits(data_cfg)
+    (x, labels), (x_test, labels_test) = splits["train"], splits["test"]
+    names = splits["class_names"]
+    if x.shape[-1] < MIN_SIDE:
+        raise GankitError(f"The classifier extractor needs images of at least {MIN_SIDE}×"
+                          f"{MIN_SIDE}; set data.image_size to {MIN_SIDE} or more.")
+    if int(labels.max()) >= len(names) or int(labels.min()) < 0:
+        raise GankitError(f"Labels of {data_cfg.name!r} must be class indices below "
+                          f"{len(names)}.")
+    channels, side = int(x.shape[1]), int(x.shape[-1])
+    key = cache_key(data_cfg.name, x, labels, len(names))
+    stem = f"{data_cfg.name}-{side}px-{channels}ch-{key[:16]}"
+    meta_path = classifier_dir() / f"{stem}.json"
+    model = ClassifierNet(channels, side, len(names))
+    if meta_path.exists():
+        try:
+            meta = _load_cached(meta_path, model, key)
+            model.to(device).eval().requires_grad_(False)
+            return model, {**meta, "path": str(meta_path), "cached": True}
+        except ValueError as err:
+            warnings.warn(f"Cached classifier {str(meta_path)!r} cannot be used ({err}); "
+                          "training it again.", stacklevel=2)
+            model = ClassifierNet(channels, side, len(names))
+    facts = train_classifier(model, x, labels, device, progress,
+                             desc=f"classifier ({data_cfg.name})")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    blob = save_tensors(tensors)
+    meta = {"format": 1, "arch_version": ARCH_VERSION, "key": key, "data": data_cfg.name,
+            "image_size": side, "channels": channels, "num_classes": len(names),
+            "class_names": names, "test_accuracy": accuracy(model, x_test, labels_test),
+            "test_split": splits["test_split"], "num_train": len(x), "num_test": len(x_test),
+            **facts, "device": str(device), "torch": torch.__version__,
+            "weights": f"{stem}.safetensors", "sha256": hashlib.sha256(blob).hexdigest()}
+    atomic_write_bytes(meta_path.with_suffix(".safetensors"), blob)
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
+    return model, {**meta, "path": str(meta_path), "cached": False}
+
+
+class ClassifierExtractor(FeatureExtractor):
+    """Penultimate-layer features and class probabilities of the data set's own classifier.
+
+    For ``stacked-mnist`` the MNIST classifier runs on each channel: features are the three
+    128-d vectors side by side (384), probabilities the product over the 1,000 digit triples.
+    """
+
+    name = "classifier"
+
+    def __init__(self, data_cfg: DataConfig, device: torch.device | str = "cpu",
+                 progress: bool = True, batch_size: int = EVAL_BATCH) -> None:
+        self.data_name = data_cfg.name
+        self.model, self.info = load_or_train_classifier(data_cfg, device, progress)
+        self.device, self.progress, self.batch_size = torch.device(device), progress, batch_size
+        self.per_channel = data_cfg.name == STACKED
+        self.channels = 3 if self.per_channel else self.model.channels
+
+    def _check(self, x: torch.Tensor) -> None:
+        side = self.model.image_size
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.channels, side, side):
+            raise GankitError(f"The classifier extractor of {self.data_name!r} needs "
+                              f"(N, {self.channels}, {side}, {side}) images in [0, 1], got "
+                              f"{tuple(x.shape)}.")
+
+    @torch.no_grad()
+    def _apply(self, x: torch.Tensor, fn: str) -> torch.Tensor:
+        """Run ``model.<fn>`` over ``x`` in batches on the device; results on the CPU."""
+        self._check(x)
+        if self.per_channel:
+            x = x.reshape(-1, 1, *x.shape[2:])  # (N, 3, H, W) → (3N, 1, H, W), R G B per image
+        self.model.eval()
+        chunks = x.split(self.batch_size)
+        out = [getattr(self.model, fn)(c.to(self.device).float()).cpu() for c in
+               tqdm(chunks, desc=f"classifier {fn}", unit="batch", leave=False,
+                    disable=not self.progress or len(chunks) < 2)]
+        out_t = torch.cat(out) if out else torch.zeros(0, FEATURES if fn == "embed" else
+                                                       self.model.num_classes)
+        return out_t.reshape(-1, 3 * out_t.shape[1]) if self.per_channel else out_t
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self._apply(x, "embed").double()
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        p = self._apply(x, "forward").double()
+        if not self.per_channel:
+            return p.softmax(1)
+        r, g, b = p.view(len(p), 3, -1).softmax(2).unbind(1)
+        return (r[:, :, None, None] * g[:, None, :, None] * b[:, None, None, :]).flatten(1)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted labels (int64); for ``stacked-mnist`` 100·d_R + 10·d_G + d_B."""
+        logits = self._apply(x, "forward")
+        if not self.per_channel:
+            return logits.argmax(1)
+        digits = logits.view(len(logits), 3, -1).argmax(2)
+        return digits @ torch.tensor([100, 10, 1])
+
+    def protocol(self) -> dict[str, Any]:
+        features = "penultimate layer (128)"
+        if self.per_channel:
+            features = "MNIST classifier per channel, penultimate layer (3 × 128)"
+        return {"extractor": "classifier", "data": self.data_name,
+                "classifier_data": self.info["data"], "image_size": self.model.image_size,
+                "channels": self.channels, "test_accuracy": self.info["test_accuracy"],
+                "test_split": self.info["test_split"], "key": self.info["key"][:16],
+                "arch_version": ARCH_VERSION, "features": features}
+
+
+def _build(ctx: ExtractorContext) -> ClassifierExtractor:
+    return ClassifierExtractor(ctx.data, ctx.device, ctx.progress)
+
+
+EXTRACTORS.add("classifier", _build)
