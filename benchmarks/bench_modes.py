@@ -1,7 +1,7 @@
 """Mode-collapse benchmarks on the 2-D mixtures, with the protocol of VEEGAN and PacGAN.
 
     python benchmarks/bench_modes.py [--presets ring8-plain ring8 grid25-plain grid25]
-        [--seeds 10] [--samples 2500] [--json results.json]
+        [--seeds 10] [--samples 2500] [--threads N] [--json results.json]
 
 Each preset is trained from scratch once per seed (``seed = 0 .. seeds-1``), exactly as
 ``gankit train --preset P --seed S`` would (a full run folder in a temporary directory), then
@@ -83,7 +83,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--samples", type=int, default=2500)
     parser.add_argument("--json", type=Path, help="also write every run's scores here")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = []
     with tempfile.TemporaryDirectory(prefix="gankit-modes-") as tmp:
         for preset in args.presets:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from test_cli import FAST, gankit
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError
-from gankit.losses import LOSSES, gradient_penalty
+from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 
 torch.manual_seed(0)
 REAL = torch.randn(64) * 2 + 1
@@ -90,3 +90,12 @@ def test_gradient_penalty_matches_closed_form_for_a_linear_critic():
 def test_unknown_loss_lists_valid_names():
     with pytest.raises(GankitError, match="hinge.*lsgan.*minimax.*ns.*wasserstein"):
         LOSSES.get("nope")
+
+
+def test_r1_penalty_is_the_mean_squared_gradient_norm_on_real_data():
+    x = torch.randn(6, 3)
+    w = torch.tensor([1.0, -2.0, 0.5])
+    assert torch.allclose(r1_penalty(lambda v: v @ w, x), (w**2).sum())
+    # D(x) = Σ x² has gradient 2x: penalty = mean ‖2x‖²
+    assert torch.allclose(r1_penalty(lambda v: (v**2).sum(dim=1), x),
+                          (4 * (x**2).sum(dim=1)).mean())

@@ -1,8 +1,12 @@
 """The training loop through the Python API: learning happens, resume is exact."""
 
+import shutil
+
+import pytest
 import torch
 
 import gankit
+from gankit.training.trainer import start_run
 
 TINY = {"train": {"steps": 8, "log_every": 2, "sample_every": 4, "checkpoint_every": 4,
                   "batch_size": 32, "ema_decay": 0.9},
@@ -60,3 +64,25 @@ def test_bf16_autocast_trains_on_the_cpu(tmp_path):
     run = gankit.train(cfg, out=tmp_path / "r", progress=False)
     x = run.sample(4, seed=0)
     assert x.dtype == torch.float32 and torch.isfinite(x).all()
+
+
+def test_linear_lr_decay_follows_its_formula_and_resumes_exactly(tmp_path):
+    cfg = {**TINY, "optim": {"g_lr": 1e-3, "d_lr": 2e-3, "lr_decay": "linear",
+                             "lr_decay_start": 0.5}}
+    trainer = start_run(gankit.build_config(None, None, cfg), tmp_path / "full", False, False)
+    trainer.fit()
+    recipe = trainer.recipe
+    # 1 until half way (step 4 of 8), then linearly to 0 at step 8
+    assert [recipe.lr_factor(s) for s in (0, 4, 5, 6, 8)] == [1.0, 1.0, 0.75, 0.5, 0.0]
+    # the last step ran with the factor of step 7 (steps done before it)
+    assert recipe.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.25)
+    assert recipe.opt_g.param_groups[0]["base_lr"] == 1e-3
+    full = gankit.load(tmp_path / "full")
+    # stopped after the checkpoint at step 4 of 8 and resumed: the same schedule, the same weights
+    shutil.copytree(tmp_path / "full", tmp_path / "cut")
+    for path in (tmp_path / "cut" / "checkpoints").glob("step_0000008.*"):
+        path.unlink()
+    resumed = gankit.resume(tmp_path / "cut", progress=False)
+    a, b = weights(full), weights(resumed)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -60,7 +60,11 @@ class ModelConfig(StrictModel):
 
     arch: str = "mlp"
     z_dim: int = Field(100, ge=1, le=4096)
-    noise: Literal["gaussian", "uniform"] = "gaussian"
+    noise: Literal["gaussian", "uniform", "mixture"] = "gaussian"
+    noise_components: int = Field(64, ge=1, le=100_000, description="mixture noise: number of "
+                                  "components (fixed N(0, I) centres)")
+    noise_spread: float = Field(0.1, gt=0.0, le=10.0, description="mixture noise: std of each "
+                                "component around its centre")
     init: Literal["default", "dcgan", "xavier"] = "default"
     pack: int = Field(1, ge=1, le=16, description="PacGAN: samples per D input")
     g: dict[str, Any] = Field(default_factory=dict)
@@ -80,6 +84,7 @@ class LossConfig(StrictModel):
 
     name: str = "ns"
     gp_weight: float = Field(0.0, ge=0.0)
+    r1_gamma: float = Field(0.0, ge=0.0, description="R1 penalty γ: γ/2 · E‖∇D(real)‖² (0 = off)")
 
     @field_validator("name")
     @classmethod

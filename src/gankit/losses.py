@@ -73,6 +73,13 @@ def gradient_penalty(
     return (grad.flatten(1).norm(2, dim=1) - center).pow(2).mean()
 
 
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): E[‖∇ₓ D(x)‖₂²] on real samples; added as γ/2 · R1."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(real).float().sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
 def _accuracy(real: Tensor, fake: Tensor, threshold: Tensor | float) -> Tensor:
     hits = (real > threshold).float().sum() + (fake < threshold).float().sum()
     return hits / (real.numel() + fake.numel())

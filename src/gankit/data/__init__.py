@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gankit.data import arrays, digits, folder, idx, toy  # noqa: F401  (register the sources)
+from gankit.data import arrays, digits, folder, idx, stacked, toy  # noqa: F401  (register the sources)
 from gankit.data.base import DATASETS, Dataset, DataSource, NoOptions
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gankit.config import RunConfig
-from gankit.losses import LOSSES, gradient_penalty
+from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 from gankit.models import DataSpec, build_models
 from gankit.recipes.base import RECIPES, Batch, Recipe
 from gankit.training.ema import make_ema, update_ema
@@ -27,6 +27,10 @@ class GANRecipe(Recipe):
     def __init__(self, cfg: RunConfig, spec: DataSpec, device: torch.device) -> None:
         self.cfg, self.spec, self.device = cfg, spec, device
         self.z_dim = cfg.model.z_dim
+        # mixture noise: fixed N(0, I) component centres, derived from the config alone
+        self.latent_centres = torch.randn(
+            cfg.model.noise_components, self.z_dim,
+            generator=torch.Generator().manual_seed(cfg.seed + 7919))
         self.G, self.D = build_models(cfg.model.arch, cfg.model.g, cfg.model.d, self.z_dim, spec,
                                       cfg.model.init, cfg.model.pack)
         self.G.to(device).train()
@@ -48,18 +52,24 @@ class GANRecipe(Recipe):
         self.steps_done = 0
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        shape = (n, self.z_dim)
-        if self.cfg.model.noise == "uniform":
-            z = torch.rand(shape, generator=generator)
-        else:
-            z = torch.randn(shape, generator=generator)
-        return z.to(self.device)
+        return self._draw(n, generator, torch.device("cpu")).to(self.device)
 
     def _noise_like(self, n: int) -> torch.Tensor:
         """Training noise drawn on the device from the global RNG (checkpointed by the loop)."""
-        if self.cfg.model.noise == "uniform":
-            return torch.rand(n, self.z_dim, device=self.device)
-        return torch.randn(n, self.z_dim, device=self.device)
+        return self._draw(n, None, self.device)
+
+    def _draw(self, n: int, generator: torch.Generator | None,
+              device: torch.device) -> torch.Tensor:
+        """``n`` latent codes of ``model.noise``'s distribution."""
+        shape, m = (n, self.z_dim), self.cfg.model
+        if m.noise == "uniform":
+            return torch.rand(shape, generator=generator, device=device)
+        z = torch.randn(shape, generator=generator, device=device)
+        if m.noise == "mixture":
+            which = torch.randint(len(self.latent_centres), (n,), generator=generator,
+                                  device=device)
+            z = self.latent_centres.to(device)[which] + m.noise_spread * z
+        return z
 
     def _autocast(self) -> torch.autocast:
         """bf16 autocast of the networks' forwards when ``train.amp`` asks for it."""
@@ -86,6 +96,10 @@ class GANRecipe(Recipe):
             penalty = gradient_penalty(self.D, real, fake.detach().float())
             loss = loss + self.cfg.loss.gp_weight * penalty
             out["gp"] = penalty.detach()
+        if self.cfg.loss.r1_gamma > 0:
+            penalty = r1_penalty(self.D, real)
+            loss = loss + 0.5 * self.cfg.loss.r1_gamma * penalty
+            out["r1"] = penalty.detach()
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
