@@ -54,3 +54,22 @@ def test_eval_refuses_bad_input_without_writing(tmp_path, ring_run):
     assert proc.returncode == 2 and "choose one of" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (ring_run / "eval.json").read_bytes() == before
+
+
+def test_labelled_images_are_scored_in_classifier_features(tmp_path):
+    """Digits: FID and classes covered during training, then the full protocol with gankit eval."""
+    out = tmp_path / "digits"
+    gankit("train", "--steps", 4, "--out", out, *FAST, "--set", "eval.every=2",
+           "--set", "eval.samples=100")
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "eval_fid" in r]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert all(r["eval_fid"] > 0 and 1 <= r["eval_classes"] <= 10 for r in evals)
+    gankit("eval", out, "-n", 200, "--real", 300, "--kid-subsets", 3, "--no-progress")
+    result = json.loads((out / "eval.json").read_text())
+    scores = result["extractors"]["classifier"]
+    assert scores["protocol"]["data"] == "digits" and scores["protocol"]["test_accuracy"] >= 0.97
+    assert sum(scores["class_histogram"].values()) == 200 and scores["classes_total"] == 10
+    assert len(scores["missing_classes"]) == 10 - scores["classes_covered"]
+    assert scores["subset_size"] == 200  # KID subsets cannot be larger than the sets
+    assert result["protocol"]["real"] == 300 and "modes" not in result

@@ -153,6 +153,14 @@ def test_training_is_seeded_and_leaves_the_global_rng(monkeypatch) -> None:
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize(("channels", "side"), [(1, 8), (3, 12), (1, 16), (1, 28), (3, 40)])
+def test_network_takes_any_side_from_8(channels: int, side: int) -> None:
+    net = new_classifier(channels, side, 5).eval()
+    x = torch.rand(2, channels, side, side)
+    assert net.embed(x).shape == (2, 128) and net(x).shape == (2, 5)
+    assert net.classify(x).dtype == torch.int64
+
+
 def test_shift_moves_each_image_with_zero_fill() -> None:
     x = torch.arange(2 * 16, dtype=torch.float32).view(2, 1, 4, 4) + 1
     gen = torch.Generator().manual_seed(0)

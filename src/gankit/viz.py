@@ -325,5 +325,4 @@ def save_eval_curves(records: list[dict[str, Any]], path: str | Path) -> Path | 
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.25)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    fig.tight_layout()
     return _save_figure(fig, path)

@@ -131,9 +131,8 @@ def labelled_splits(data_cfg: DataConfig) -> dict[str, Any]:
 
     base = {**data_cfg.model_dump(), "normalize": "unit", "limit": None}
     if data_cfg.name in SPLIT_SOURCES:
-        train, test = (load_dataset(DataConfig.model_validate(
-            {**base, "options": {**data_cfg.options, "split": split}})) for split in
-            ("train", "test"))
+        train, test = (load_dataset(DataConfig.model_validate({**base, "options": {
+            **data_cfg.options, "split": split}})) for split in ("train", "test"))
         return {"train": (train.x, train.labels), "test": (test.x, test.labels),
                 "class_names": train.class_names, "test_split": "options.split=test"}
     ds = load_dataset(DataConfig.model_validate(base))
@@ -180,6 +179,8 @@ def train_classifier(model: ClassifierNet, x: torch.Tensor, labels: torch.Tensor
                      device: torch.device, progress: bool = True, desc: str = "classifier",
                      ) -> dict[str, Any]:
     """Train ``model`` in place on images ``x`` in [0, 1] (seeded; global RNG untouched)."""
+    if x.shape[-1] > MAX_SIDE:
+        x = resize_images(x, MAX_SIDE)  # once here rather than in every forward pass
     n = len(x)
     batch = min(BATCH_SIZE, n)
     per_epoch = n // batch
@@ -312,25 +313,26 @@ class ClassifierExtractor(FeatureExtractor):
                               f"{tuple(x.shape)}.")
 
     @torch.no_grad()
-    def _apply(self, x: torch.Tensor, fn: str) -> torch.Tensor:
-        """Run ``model.<fn>`` over ``x`` in batches on the device; results on the CPU."""
+    def _apply(self, x: torch.Tensor, logits: bool) -> torch.Tensor:
+        """Features or logits of ``x``, in batches on the device; results on the CPU."""
         self._check(x)
         if self.per_channel:
             x = x.reshape(-1, 1, *x.shape[2:])  # (N, 3, H, W) → (3N, 1, H, W), R G B per image
         self.model.eval()
+        fn = self.model if logits else self.model.embed
         chunks = x.split(self.batch_size)
-        out = [getattr(self.model, fn)(c.to(self.device).float()).cpu() for c in
-               tqdm(chunks, desc=f"classifier {fn}", unit="batch", leave=False,
+        out = [fn(c.to(self.device).float()).cpu() for c in
+               tqdm(chunks, desc="classifier", unit="batch", leave=False,
                     disable=not self.progress or len(chunks) < 2)]
-        out_t = torch.cat(out) if out else torch.zeros(0, FEATURES if fn == "embed" else
-                                                       self.model.num_classes)
-        return out_t.reshape(-1, 3 * out_t.shape[1]) if self.per_channel else out_t
+        width = self.model.num_classes if logits else FEATURES
+        result = torch.cat(out) if out else torch.zeros(0, width)
+        return result.reshape(-1, 3 * width) if self.per_channel else result
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._apply(x, "embed").double()
+        return self._apply(x, logits=False).double()
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        p = self._apply(x, "forward").double()
+        p = self._apply(x, logits=True).double()
         if not self.per_channel:
             return p.softmax(1)
         r, g, b = p.view(len(p), 3, -1).softmax(2).unbind(1)
@@ -338,7 +340,7 @@ class ClassifierExtractor(FeatureExtractor):
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Predicted labels (int64); for ``stacked-mnist`` 100·d_R + 10·d_G + d_B."""
-        logits = self._apply(x, "forward")
+        logits = self._apply(x, logits=True)
         if not self.per_channel:
             return logits.argmax(1)
         digits = logits.view(len(logits), 3, -1).argmax(2)

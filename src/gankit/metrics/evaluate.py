@@ -173,9 +173,10 @@ def mode_metrics(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
         return {**out, "protocol": {"samples": n, "threshold": "3 σ", "std": std,
                                     "kl": "high-quality samples' mode histogram vs uniform"}}
     if run.config.data.name == STACKED_MNIST and n:
-        from gankit.metrics.stacked import mnist_classifier_for, stacked_mnist_modes
+        from gankit.metrics.stacked import stacked_mnist_modes
 
-        classifier = mnist_classifier_for(run.config.data, device, opts.progress)
+        classifier = build_extractor("classifier",
+                                     ExtractorContext(run.config.data, device, opts.progress))
         samples = to_unit(run.sample(n, seed=opts.seed + 1, use_ema=opts.use_ema),
                           run.spec.normalize)
         out = stacked_mnist_modes(samples, classifier)

@@ -74,9 +74,21 @@ def eval_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _finite(value: Any) -> Any:
+    """Standard JSON: infinite or NaN numbers (e.g. KL with no sample on a mode) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_eval(run_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``eval.json`` and ``eval.md`` into the run folder (atomically)."""
     run_dir = Path(run_dir)
-    json_path = atomic_write_text(run_dir / EVAL_JSON, json.dumps(result, indent=1) + "\n")
+    text = json.dumps(_finite(result), indent=1, allow_nan=False)
+    json_path = atomic_write_text(run_dir / EVAL_JSON, text + "\n")
     md_path = atomic_write_text(run_dir / EVAL_MD, eval_markdown(result))
     return json_path, md_path

@@ -39,10 +39,9 @@ class PeriodicEval:
         self.bar: tqdm | None = None
         if self.centres is not None:
             return
-        if dataset.name == STACKED_MNIST:
-            from gankit.metrics.stacked import mnist_classifier_for
-
-            self.stacked = mnist_classifier_for(cfg.data, device, progress)
+        if dataset.name == STACKED_MNIST:  # its classifier reads each channel as a digit
+            self.stacked = build_extractor("classifier", ExtractorContext(cfg.data, device,
+                                                                          progress))
             return
         name = cfg.eval.extractor
         if name == "auto":
