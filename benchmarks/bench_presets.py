@@ -39,19 +39,24 @@ def time_run(args: list[str], out: Path) -> tuple[float, float]:
                     "--no-progress"], check=True, capture_output=True)
     wall = time.perf_counter() - start
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    speed = sorted(r["img_per_s"] for r in records)[len(records) // 2]
+    speeds = sorted(r["img_per_s"] for r in records if "img_per_s" in r)  # not eval records
+    speed = speeds[len(speeds) // 2]
     return wall, speed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mnist-dir", default="../shared/data/mnist")
+    parser.add_argument("--only", nargs="+", help="run only these (digits, seed-dcgan, ring8, "
+                        "grid25)")
     args = parser.parse_args()
     runs = [("digits (default)", []),
             ("seed-dcgan, 300 steps", ["--preset", "seed-dcgan", "--data-dir", args.mnist_dir,
                                        "--steps", "300"]),
             ("ring8", ["--preset", "ring8"]),
             ("grid25", ["--preset", "grid25"])]
+    if args.only:
+        runs = [r for r in runs if r[0].split()[0].rstrip(",") in args.only]
     print(f"Machine: {machine()}\n")
     print("| run | wall time (s) | median images/s |\n|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

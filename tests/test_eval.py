@@ -73,3 +73,14 @@ def test_labelled_images_are_scored_in_classifier_features(tmp_path):
     assert len(scores["missing_classes"]) == 10 - scores["classes_covered"]
     assert scores["subset_size"] == 200  # KID subsets cannot be larger than the sets
     assert result["protocol"]["real"] == 300 and "modes" not in result
+
+
+def test_python_api_evaluates_without_writing(ring_run):
+    import gankit
+
+    before = sorted(p.name for p in ring_run.iterdir())
+    result = gankit.evaluate(ring_run, write=False, num_generated=100, num_real=100,
+                             kid_subsets=2, mode_samples=500, progress=False)
+    assert result["modes"]["protocol"]["samples"] == 500
+    assert result["extractors"]["raw"]["subset_size"] == 100
+    assert sorted(p.name for p in ring_run.iterdir()) == before

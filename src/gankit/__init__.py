@@ -11,9 +11,11 @@ from typing import Any
 from gankit.errors import GankitError
 
 __version__ = "0.1.0"
-__all__ = ["GankitError", "Run", "RunConfig", "build_config", "load", "resume", "train"]
+__all__ = ["GankitError", "Run", "RunConfig", "build_config", "evaluate", "load", "resume",
+           "train"]
 
-_LAZY = {"train": "gankit.api", "resume": "gankit.api", "load": "gankit.run",
+_LAZY = {"train": "gankit.api", "resume": "gankit.api", "evaluate": "gankit.api",
+         "load": "gankit.run",
          "Run": "gankit.run", "RunConfig": "gankit.config", "build_config": "gankit.config"}
 
 

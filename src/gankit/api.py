@@ -33,3 +33,19 @@ def resume(run_dir: str | Path, steps: int | None = None, progress: bool = True)
     trainer = resume_run(Path(run_dir), steps, progress)
     return load(trainer.fit(), trainer.cfg.device)
 
+
+
+def evaluate(run_dir: str | Path, device: str = "cpu", write: bool = True,
+             **options: Any) -> dict[str, Any]:
+    """Evaluate a run as ``gankit eval`` does; ``options`` are :class:`EvalOptions` fields
+    (e.g. ``extractors=("inception",)``, ``num_generated=5000``). Writes eval.json and eval.md
+    into the run folder unless ``write`` is False, and returns the result."""
+    from gankit.metrics.evaluate import EvalOptions, evaluate_run
+    from gankit.metrics.summary import write_eval
+    from gankit.training.trainer import resolve_device
+
+    run = load(run_dir, device)
+    result = evaluate_run(run, EvalOptions(**options), resolve_device(device))
+    if write:
+        write_eval(run.path, result)
+    return result
