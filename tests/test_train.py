@@ -45,7 +45,7 @@ def test_training_pulls_samples_onto_the_ring(tmp_path):
            "train": {"steps": 300, "batch_size": 128, "sample_every": 300, "log_every": 50,
                      "checkpoint_every": 300},
            "model": {"z_dim": 8, "g": {"hidden": [64, 64]}, "d": {"hidden": [64, 64]}},
-           "optim": {"g_lr": 1e-3, "d_lr": 1e-3}}
+           "optim": {"g_lr": 1e-3, "d_lr": 1e-3, "d_steps": 3, "lr_decay": "none"}}
     run = gankit.train(cfg, out=tmp_path / "ring", progress=False)
     centres = torch.tensor(run.facts["mode_centres"])
 
