@@ -34,7 +34,6 @@ def resume(run_dir: str | Path, steps: int | None = None, progress: bool = True)
     return load(trainer.fit(), trainer.cfg.device)
 
 
-
 def evaluate(run_dir: str | Path, device: str = "cpu", write: bool = True,
              **options: Any) -> dict[str, Any]:
     """Evaluate a run as ``gankit eval`` does; ``options`` are :class:`EvalOptions` fields

@@ -74,11 +74,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from gankit.run import load
     from gankit.training.trainer import resolve_device
 
-    for flag, value in (("-n", args.n), ("--real", args.real), ("--mode-samples",
-                                                                args.mode_samples)):
-        if value is not None and value < (0 if flag == "--mode-samples" else 2):
-            raise GankitError(f"{flag} must be at least {0 if flag == '--mode-samples' else 2} "
-                              f"(got {value}).")
+    for flag, value, least in (("-n", args.n, 2), ("--real", args.real, 2),
+                               ("--mode-samples", args.mode_samples, 0)):
+        if value is not None and value < least:
+            raise GankitError(f"{flag} must be at least {least} (got {value}).")
     run = load(args.run, args.device)
     opts = EvalOptions(extractors=tuple(args.extractor) if args.extractor else None,
                        num_generated=args.n, num_real=args.real, reference=args.reference,

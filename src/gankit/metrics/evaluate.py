@@ -77,7 +77,7 @@ def _as_features_input(x: torch.Tensor, kind: str, normalize: str) -> torch.Tens
     return to_unit(x, normalize) if kind == "image" else x.float()
 
 
-def _subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     """``n`` rows of ``x`` drawn without replacement (all of them if there are fewer)."""
     if n >= len(x):
         return x
@@ -144,7 +144,7 @@ def evaluate_samples(fake: torch.Tensor, real: Dataset, cfg: RunConfig, opts: Ev
     """Every metric of ``opts`` for samples ``fake`` (in the data's range) against ``real``."""
     kind, norm = real.kind, real.normalize
     fake_in = _as_features_input(fake, kind, norm)
-    real_in = _as_features_input(_subset(real.x, opts.num_real or len(real), opts.seed), kind,
+    real_in = _as_features_input(subset(real.x, opts.num_real or len(real), opts.seed), kind,
                                  norm)
     names = opts.extractors or default_extractors(kind, real.labels is not None)
     ctx = ExtractorContext(cfg.data, device, opts.progress)

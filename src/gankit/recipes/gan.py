@@ -30,7 +30,8 @@ class GANRecipe(Recipe):
         # mixture noise: fixed N(0, I) component centres, derived from the config alone
         self.latent_centres = torch.randn(
             cfg.model.noise_components, self.z_dim,
-            generator=torch.Generator().manual_seed(cfg.seed + 7919))
+            generator=torch.Generator().manual_seed(cfg.seed + 7919),
+        ) if cfg.model.noise == "mixture" else None
         self.G, self.D = build_models(cfg.model.arch, cfg.model.g, cfg.model.d, self.z_dim, spec,
                                       cfg.model.init, cfg.model.pack)
         self.G.to(device).train()
@@ -65,7 +66,7 @@ class GANRecipe(Recipe):
         if m.noise == "uniform":
             return torch.rand(shape, generator=generator, device=device)
         z = torch.randn(shape, generator=generator, device=device)
-        if m.noise == "mixture":
+        if self.latent_centres is not None:
             which = torch.randint(len(self.latent_centres), (n,), generator=generator,
                                   device=device)
             z = self.latent_centres.to(device)[which] + m.noise_spread * z

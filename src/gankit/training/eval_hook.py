@@ -17,10 +17,10 @@ from tqdm.auto import tqdm
 
 from gankit.config import RunConfig
 from gankit.data import Dataset
-from gankit.metrics.evaluate import STACKED_MNIST, _subset
+from gankit.metrics.evaluate import STACKED_MNIST, class_metrics, subset
 from gankit.metrics.features import ExtractorContext, build_extractor
 from gankit.metrics.frechet import feature_stats, frechet_distance
-from gankit.metrics.modes import kl_to_uniform, mixture_modes
+from gankit.metrics.modes import mixture_modes
 from gankit.recipes.base import Recipe
 from gankit.viz import to_unit
 
@@ -47,7 +47,7 @@ class PeriodicEval:
         if name == "auto":
             name = "raw" if dataset.kind == "points" else "classifier"
         self.extractor = build_extractor(name, ExtractorContext(cfg.data, device, progress))
-        real = _subset(dataset.x, cfg.eval.samples, cfg.seed).cpu()
+        real = subset(dataset.x, cfg.eval.samples, cfg.seed).cpu()
         real = to_unit(real, dataset.normalize) if dataset.kind == "image" else real
         self.real_stats = feature_stats(self.extractor.features(real))
 
@@ -78,9 +78,8 @@ class PeriodicEval:
         assert self.extractor is not None and self.real_stats is not None
         out = {"eval_fid": frechet_distance(*feature_stats(self.extractor.features(unit)),
                                             *self.real_stats)}
-        probs = self.extractor.probabilities(unit)
-        if probs is not None:
-            counts = torch.bincount(probs.argmax(dim=1), minlength=probs.shape[1])
-            out["eval_classes"] = int((counts > 0).sum())
-            out["eval_class_kl"] = kl_to_uniform(counts)
+        classes = class_metrics(self.extractor, unit, ())
+        if classes:
+            out["eval_classes"] = classes["classes_covered"]
+            out["eval_class_kl"] = classes["class_kl_uniform"]
         return out
