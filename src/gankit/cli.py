@@ -62,9 +62,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from gankit.run import load
 
     run = load(args.run, args.device)
-    path = run.save_samples(args.output, args.n, args.seed, use_ema=not args.no_ema)
-    print(f"Wrote {args.n} samples from step {run.step} to {path}")
+    label = class_number(run.spec.class_names, args.label) if args.label is not None else None
+    path = run.save_samples(args.output, args.n, args.seed, use_ema=not args.no_ema,
+                            labels=label)
+    what = f" of class {run.spec.class_names[label]!r}" if label is not None else ""
+    print(f"Wrote {args.n} samples{what} from step {run.step} to {path}")
     return 0
+
+
+def class_number(class_names: Sequence[str], label: str) -> int:
+    """A class given by name or number, as its number."""
+    if label in class_names:
+        return list(class_names).index(label)
+    if label.isdigit() and int(label) < len(class_names):
+        return int(label)
+    names = ", ".join(class_names) or "none: the data set is unlabelled"
+    raise GankitError(f"Unknown class {label!r}; the run's classes are: {names}.")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -149,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     sample.add_argument("-o", "--output", required=True, help="output .png grid or .npz file")
     sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument("--label", help="conditional runs: the class to draw (name or number); "
+                        "default a grid with one row per class")
     sample.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     sample.add_argument("--device", default="cpu")
     sample.set_defaults(func=cmd_sample)
@@ -180,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild a run folder's curves and report.html")
     report.add_argument("run", help="run folder")
     report.set_defaults(func=cmd_report)
+
+    from gankit.commands import register_all
+
+    register_all(sub)
     return parser
 
 

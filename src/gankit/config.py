@@ -67,6 +67,9 @@ class ModelConfig(StrictModel):
                                 "component around its centre")
     init: Literal["default", "dcgan", "xavier"] = "default"
     pack: int = Field(1, ge=1, le=16, description="PacGAN: samples per D input")
+    conditional: Literal["none", "projection", "acgan"] = Field(
+        "none", description="class-conditional G and D for labelled data: a projection D or an "
+        "auxiliary classifier D (AC-GAN)")
     g: dict[str, Any] = Field(default_factory=dict)
     d: dict[str, Any] = Field(default_factory=dict)
 
@@ -85,6 +88,8 @@ class LossConfig(StrictModel):
     name: str = "ns"
     gp_weight: float = Field(0.0, ge=0.0)
     r1_gamma: float = Field(0.0, ge=0.0, description="R1 penalty γ: γ/2 · E‖∇D(real)‖² (0 = off)")
+    class_weight: float = Field(1.0, ge=0.0, description="AC-GAN: weight of the class "
+                                "cross-entropy in both players' losses")
 
     @field_validator("name")
     @classmethod
@@ -170,6 +175,9 @@ class RunConfig(StrictModel):
         if self.train.batch_size % self.model.pack:
             raise ValueError(f"train.batch_size ({self.train.batch_size}) must be a multiple of "
                              f"model.pack ({self.model.pack})")
+        if self.model.pack > 1 and self.model.conditional != "none":
+            raise ValueError("model.pack cannot be combined with model.conditional; set one of "
+                             "them back to its default")
         return self
 
     def to_yaml(self) -> str:
@@ -277,6 +285,8 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
             msg += f" (got {got!r})"
     more = len(err.errors()) - 1
     tail = f"; {more} more problem(s) after fixing this one" if more else ""
+    if not first["loc"] and not prefix:  # a rule across several settings
+        return f"Invalid config: {msg}{tail}."
     return f"Invalid setting {where!r}: {msg}{tail}."
 
 

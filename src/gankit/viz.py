@@ -244,31 +244,36 @@ def _draw(ax: Any, x: np.ndarray, y: np.ndarray, colour: str, label: str) -> Any
 
 
 def save_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
-    """Plot G and D loss (left axis) and D accuracy in % (right axis) against step as a PNG.
+    """Plot G and D loss (or a VAE's loss terms; left axis) and D accuracy in % (right axis)
+    against step as a PNG.
 
     Long series are drawn faint with a smoothed line on top; a dotted line marks 50 % accuracy.
     Missing keys and non-finite values are skipped; with no data the figure says so.
     """
     fig = _new_figure(8.0, 4.5)
     ax = fig.add_subplot()
-    acc_ax = ax.twinx()
     handles = []
     all_losses = []
     all_steps = [_series(records, key)[0] for key in ("g_loss", "d_loss", "d_acc")]
     for key, colour, label in (
         ("g_loss", "tab:blue", "G loss"),
         ("d_loss", "tab:orange", "D loss"),
+        ("loss", "tab:red", "loss"),  # recipes without a game (the VAE)
+        ("recon", "tab:purple", "reconstruction"),
+        ("kl", "tab:brown", "KL"),
     ):
         x, y = _series(records, key)
         if len(x):
             handles.append(_draw(ax, x, y, colour, label))
             all_losses.append(y)
     x, y = _series(records, "d_acc")
-    if len(x):
-        handles.append(_draw(acc_ax, x, 100.0 * y, "tab:green", "D accuracy (%)"))
-    acc_ax.axhline(50.0, color="tab:green", ls=":", lw=1.0, alpha=0.8)
-    acc_ax.set_ylim(-2.0, 102.0)
-    acc_ax.set_ylabel("D accuracy (%)")
+    if len(x) or not all_losses:
+        acc_ax = ax.twinx()
+        if len(x):
+            handles.append(_draw(acc_ax, x, 100.0 * y, "tab:green", "D accuracy (%)"))
+        acc_ax.axhline(50.0, color="tab:green", ls=":", lw=1.0, alpha=0.8)
+        acc_ax.set_ylim(-2.0, 102.0)
+        acc_ax.set_ylabel("D accuracy (%)")
 
     if all_losses:
         losses = np.concatenate(all_losses)
@@ -308,7 +313,8 @@ def save_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
 EVAL_CURVES = "eval_curves.png"
 _EVAL_LABELS = {"eval_fid": "FID (lower is better)", "eval_modes": "modes captured",
                 "eval_hq": "high-quality share", "eval_kl": "mode KL to uniform",
-                "eval_classes": "classes covered", "eval_class_kl": "class KL to uniform"}
+                "eval_classes": "classes covered", "eval_class_kl": "class KL to uniform",
+                "eval_label_acc": "requested class recognised"}
 
 
 def save_eval_curves(records: list[dict[str, Any]], path: str | Path) -> Path | None:

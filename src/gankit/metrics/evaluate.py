@@ -122,14 +122,27 @@ def feature_metrics(real: torch.Tensor, fake: torch.Tensor, opts: EvalOptions) -
 
 
 def class_metrics(extractor: FeatureExtractor, fake: torch.Tensor,
-                  class_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Class histogram of generated samples (missing classes = dropped modes) and the score."""
+                  class_names: list[str] | tuple[str, ...],
+                  requested: torch.Tensor | None = None) -> dict[str, Any]:
+    """Class histogram of generated samples (missing classes = dropped modes) and the score.
+
+    For a conditional generator, ``requested`` holds the class asked for per sample, and
+    ``label_accuracy`` is the share the classifier assigns to that class (per class too).
+    """
     probs = extractor.probabilities(fake)
     if probs is None:
         return {}
-    counts = torch.bincount(probs.argmax(dim=1), minlength=probs.shape[1])
+    predicted = probs.argmax(dim=1)
+    counts = torch.bincount(predicted, minlength=probs.shape[1])
     names = list(class_names) or [str(i) for i in range(len(counts))]
-    return {
+    extra: dict[str, Any] = {}
+    if requested is not None:
+        hits = (predicted == requested.to(predicted.device)).float()
+        extra["label_accuracy"] = float(hits.mean())
+        extra["label_accuracy_per_class"] = {
+            name: float(hits[requested == i].mean()) for i, name in enumerate(names)
+            if bool((requested == i).any())}
+    return {**extra,
         "class_histogram": dict(zip(names, counts.tolist(), strict=False)),
         "classes_covered": int((counts > 0).sum()),
         "classes_total": int(len(counts)),
@@ -140,8 +153,10 @@ def class_metrics(extractor: FeatureExtractor, fake: torch.Tensor,
 
 
 def evaluate_samples(fake: torch.Tensor, real: Dataset, cfg: RunConfig, opts: EvalOptions,
-                     device: torch.device, class_names: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Every metric of ``opts`` for samples ``fake`` (in the data's range) against ``real``."""
+                     device: torch.device, class_names: tuple[str, ...] = (),
+                     requested: torch.Tensor | None = None) -> dict[str, Any]:
+    """Every metric of ``opts`` for samples ``fake`` (in the data's range) against ``real``
+    (``requested``: the classes a conditional generator was asked for)."""
     kind, norm = real.kind, real.normalize
     fake_in = _as_features_input(fake, kind, norm)
     real_in = _as_features_input(subset(real.x, opts.num_real or len(real), opts.seed), kind,
@@ -154,7 +169,7 @@ def evaluate_samples(fake: torch.Tensor, real: Dataset, cfg: RunConfig, opts: Ev
         started = time.perf_counter()
         scores = feature_metrics(cached_features(extractor, real_in), extractor.features(fake_in),
                                  opts)
-        scores.update(class_metrics(extractor, fake_in, class_names))
+        scores.update(class_metrics(extractor, fake_in, class_names, requested))
         scores["seconds"] = round(time.perf_counter() - started, 2)
         results[name] = {"protocol": extractor.protocol(), **scores}
     return results
@@ -192,7 +207,8 @@ def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
     opts.num_generated = opts.num_generated or default_gen
     opts.num_real = opts.num_real or default_real
     real, reference = reference_data(run.config.data, opts.reference)
-    fake = run.sample(opts.num_generated, seed=opts.seed, use_ema=opts.use_ema)
+    requested = run.labels_for(opts.num_generated, None)  # balanced classes if conditional
+    fake = run.sample(opts.num_generated, seed=opts.seed, use_ema=opts.use_ema, labels=requested)
     result: dict[str, Any] = {
         "run": str(run.path), "step": run.step,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -203,9 +219,10 @@ def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
                      "kid": {"subsets": opts.kid_subsets, "subset_size": opts.kid_subset_size,
                              "kernel": "(x·y/d + 1)^3"},
                      "precision_recall_k": opts.pr_k, "density_coverage_k": opts.dc_k,
-                     "options": asdict(opts)["extra"]},
+                     "options": asdict(opts)["extra"],
+                     "conditional": "every class equally often" if run.num_classes else "no"},
         "extractors": evaluate_samples(fake, real, run.config, opts, device,
-                                       run.spec.class_names),
+                                       run.spec.class_names, requested),
     }
     modes = mode_metrics(run, opts, device)
     if modes is not None:

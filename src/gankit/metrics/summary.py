@@ -23,6 +23,7 @@ FEATURE_ROWS = (
     ("score_mean", "classifier score ↑", "{:.3f}"),
     ("classes_covered", "classes covered", "{}"),
     ("class_kl_uniform", "class KL to uniform ↓", "{:.4f}"),
+    ("label_accuracy", "requested class recognised ↑", "{:.2%}"),
 )
 
 

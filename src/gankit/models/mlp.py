@@ -85,6 +85,15 @@ class MLPDiscriminator(nn.Module):
         layers.append(maybe_spectral_norm(nn.Linear(width, 1), opts.spectral_norm))
         self.net = nn.Sequential(*layers)
 
+    @property
+    def head(self) -> nn.Module:
+        """The last (scoring) layer; :meth:`features` is everything before it."""
+        return self.net[-1]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, head.in_features)`` features under the score."""
+        return self.net[:-1](x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
 

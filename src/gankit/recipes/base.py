@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import NamedTuple
@@ -32,9 +33,22 @@ class Recipe(ABC):
     @abstractmethod
     def train_step(self, batches: list[Batch]) -> dict[str, torch.Tensor]: ...
 
+    #: classes the generator is conditioned on (0 = unconditional)
+    num_classes: int = 0
+
     @abstractmethod
-    def generate(self, z: torch.Tensor, use_ema: bool = True) -> torch.Tensor:
-        """Samples (in the data's range) from a latent batch, in eval mode, without grads."""
+    def generate(self, z: torch.Tensor, use_ema: bool = True,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples (in the data's range) from a latent batch, in eval mode, without grads.
+
+        Conditional recipes draw class ``labels[i]`` for ``z[i]``; without labels they use
+        :func:`balanced_labels`. Unconditional recipes ignore ``labels``.
+        """
+
+    @abstractmethod
+    def generator(self, use_ema: bool = True) -> nn.Module:
+        """The network that maps codes to samples (``net(z)``, or ``net(z, labels)`` when
+        conditional), differentiable, for latent tools such as projecting images onto codes."""
 
     @abstractmethod
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -55,6 +69,19 @@ class Recipe(ABC):
         counts = {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
                   for name, m in self.modules().items()}
         return {name: n for name, n in counts.items() if n}
+
+
+def warn_if_slow_bf16(device: torch.device) -> None:
+    """bf16 autocast on a CPU without native bf16 (no AVX512-BF16/AMX) is emulated, and slow."""
+    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        warnings.warn("train.amp=bf16 on this CPU has no native bf16 support and runs many "
+                      "times slower (16-22x measured, docs/benchmarks.md); set train.amp=off.",
+                      stacklevel=2)
+
+
+def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``0, 1, …, K−1, 0, 1, …``: every class equally often (to within one)."""
+    return torch.arange(n, device=device) % num_classes
 
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")

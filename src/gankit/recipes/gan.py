@@ -4,6 +4,10 @@ Each step: for ``optim.d_steps`` real batches, D learns to score real data high 
 data low (G's output detached); then D is frozen and G learns to make D score the last D step's
 generated batch as real (one G forward per step, as the tutorials do). With the ``ns`` loss
 this is the non-saturating game of Goodfellow et al. (2014).
+
+With ``model.conditional`` both networks see the class: generated samples take the labels of
+the real batch beside them, D scores (sample, class) pairs (projection), or also predicts the
+class with a cross-entropy that both players minimise (acgan).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gankit.config import RunConfig
+from gankit.errors import GankitError
 from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 from gankit.models import DataSpec, build_models
-from gankit.recipes.base import RECIPES, Batch, Recipe
+from gankit.recipes.base import RECIPES, Batch, Recipe, balanced_labels, warn_if_slow_bf16
 from gankit.training.ema import make_ema, update_ema
 
 
@@ -32,8 +38,14 @@ class GANRecipe(Recipe):
             cfg.model.noise_components, self.z_dim,
             generator=torch.Generator().manual_seed(cfg.seed + 7919),
         ) if cfg.model.noise == "mixture" else None
+        self.conditional = cfg.model.conditional
+        if self.conditional != "none" and spec.num_classes < 2:
+            raise GankitError(f"model.conditional={self.conditional} needs labelled data with at "
+                              f"least 2 classes, and {spec.name!r} has none; use a labelled data "
+                              "set (digits, mnist, an image folder with class sub-folders).")
+        self.num_classes = spec.num_classes if self.conditional != "none" else 0
         self.G, self.D = build_models(cfg.model.arch, cfg.model.g, cfg.model.d, self.z_dim, spec,
-                                      cfg.model.init, cfg.model.pack)
+                                      cfg.model.init, cfg.model.pack, self.conditional)
         self.G.to(device).train()
         self.D.to(device).train()
         self.G_train, self.D_train = self.G, self.D  # DDP-wrapped when distributed
@@ -50,6 +62,8 @@ class GANRecipe(Recipe):
         self.loss = LOSSES.get(cfg.loss.name)
         self.batches_per_step = o.d_steps
         self.amp = cfg.train.amp == "bf16"
+        if self.amp:
+            warn_if_slow_bf16(device)
         self.steps_done = 0
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -76,29 +90,50 @@ class GANRecipe(Recipe):
         """bf16 autocast of the networks' forwards when ``train.amp`` asks for it."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
-    def d_step(self, real: torch.Tensor, keep_fake: bool) -> tuple[dict, torch.Tensor]:
-        """One D update on a real batch and as many generated samples.
+    def _g(self, net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return net(z) if labels is None else net(z, labels)
+
+    def _d(self, net: nn.Module, x: torch.Tensor,
+           labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's scores (float32) and, for AC-GAN, its class logits."""
+        if labels is None:
+            return net(x).float(), None
+        scores, logits = net(x, labels)
+        return scores.float(), None if logits is None else logits.float()
+
+    def d_step(self, batch: Batch, keep_fake: bool) -> tuple[dict, torch.Tensor]:
+        """One D update on a real batch and as many generated samples (of the same classes).
 
         With ``keep_fake`` the samples keep their graph so that G's step can reuse them (one G
         forward per step, as in the tutorials); D itself only ever sees them detached.
         """
+        real = batch.x
+        labels = batch.labels if self.num_classes else None
         z = self._noise_like(real.shape[0])
         with self._autocast():
             if keep_fake:
-                fake = self.G_train(z)
+                fake = self._g(self.G_train, z, labels)
             else:
                 with torch.no_grad():
-                    fake = self.G(z)
-            real_scores = self.D_train(real).float()
-            fake_scores = self.D_train(fake.detach()).float()
+                    fake = self._g(self.G, z, labels)
+            real_scores, real_logits = self._d(self.D_train, real, labels)
+            fake_scores, fake_logits = self._d(self.D_train, fake.detach(), labels)
         loss = self.loss.d_loss(real_scores, fake_scores)
         out = {"d_loss": loss.detach()}
+
+        def critic(x: torch.Tensor) -> torch.Tensor:  # D's scores of x with the batch's classes
+            return self._d(self.D, x, labels)[0]
+
+        if real_logits is not None:
+            class_loss = F.cross_entropy(real_logits, labels) + F.cross_entropy(fake_logits, labels)
+            loss = loss + self.cfg.loss.class_weight * class_loss
+            out["d_class"] = class_loss.detach()
         if self.cfg.loss.gp_weight > 0:
-            penalty = gradient_penalty(self.D, real, fake.detach().float())
+            penalty = gradient_penalty(critic, real, fake.detach().float())
             loss = loss + self.cfg.loss.gp_weight * penalty
             out["gp"] = penalty.detach()
         if self.cfg.loss.r1_gamma > 0:
-            penalty = r1_penalty(self.D, real)
+            penalty = r1_penalty(critic, real)
             loss = loss + 0.5 * self.cfg.loss.r1_gamma * penalty
             out["r1"] = penalty.detach()
         self.opt_d.zero_grad(set_to_none=True)
@@ -109,17 +144,22 @@ class GANRecipe(Recipe):
         out["d_fake"] = fake_scores.detach().mean()
         return out, fake
 
-    def g_step(self, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    def g_step(self, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """One G update: make the (just updated, now frozen) D call G's samples real."""
         self.D.requires_grad_(False)  # frozen D, called without DDP: no gradient to sync
         with self._autocast():
-            scores = self.D(fake).float()
+            scores, logits = self._d(self.D, fake, labels)
         loss = self.loss.g_loss(scores)
+        out = {"g_loss": loss.detach()}
+        if logits is not None:
+            class_loss = F.cross_entropy(logits, labels)
+            loss = loss + self.cfg.loss.class_weight * class_loss
+            out["g_class"] = class_loss.detach()
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
-        return {"g_loss": loss.detach()}
+        return out
 
     def lr_factor(self, step: int) -> float:
         """The learning-rate schedule: 1 until ``optim.lr_decay_start``, then down to 0."""
@@ -137,8 +177,8 @@ class GANRecipe(Recipe):
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * factor
         for i, batch in enumerate(batches):
-            out, fake = self.d_step(batch.x, keep_fake=i == len(batches) - 1)
-        out.update(self.g_step(fake))
+            out, fake = self.d_step(batch, keep_fake=i == len(batches) - 1)
+        out.update(self.g_step(fake, batch.labels if self.num_classes else None))
         self.steps_done += 1
         if self.G_ema is not None:
             update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.steps_done)
@@ -147,12 +187,20 @@ class GANRecipe(Recipe):
     def distribute(self, wrap) -> None:  # noqa: ANN001
         self.G_train, self.D_train = wrap(self.G), wrap(self.D)
 
+    def generator(self, use_ema: bool = True) -> nn.Module:
+        return self.G_ema if (use_ema and self.G_ema is not None) else self.G
+
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, use_ema: bool = True) -> torch.Tensor:
-        net = self.G_ema if (use_ema and self.G_ema is not None) else self.G
+    def generate(self, z: torch.Tensor, use_ema: bool = True,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        net = self.generator(use_ema)
+        z = z.to(self.device)
+        if self.num_classes:
+            labels = balanced_labels(len(z), self.num_classes) if labels is None else labels
+            labels = labels.to(self.device)
         was_training = net.training
         net.eval()
-        out = net(z.to(self.device))
+        out = self._g(net, z, labels if self.num_classes else None)
         net.train(was_training)
         return out
 

@@ -21,7 +21,7 @@ from gankit.metrics.evaluate import STACKED_MNIST, class_metrics, subset
 from gankit.metrics.features import ExtractorContext, build_extractor
 from gankit.metrics.frechet import feature_stats, frechet_distance
 from gankit.metrics.modes import mixture_modes
-from gankit.recipes.base import Recipe
+from gankit.recipes.base import Recipe, balanced_labels
 from gankit.viz import to_unit
 
 
@@ -33,6 +33,8 @@ class PeriodicEval:
         self.every, self.recipe, self.path = cfg.eval.every, recipe, metrics_path
         self.kind, self.normalize = dataset.kind, dataset.normalize
         self.noise = recipe.noise(cfg.eval.samples, torch.Generator().manual_seed(cfg.seed + 3))
+        self.labels = balanced_labels(cfg.eval.samples, recipe.num_classes) \
+            if recipe.num_classes else None
         self.centres, self.std = dataset.mode_centres, dataset.mode_std
         self.extractor = self.stacked = None
         self.real_stats: tuple[Any, Any] | None = None
@@ -54,7 +56,10 @@ class PeriodicEval:
     def __call__(self, step: int, scalars: dict[str, torch.Tensor] | None = None) -> None:
         if step % self.every:
             return
-        samples = torch.cat([self.recipe.generate(z).float().cpu() for z in self.noise.split(500)])
+        labels = [None] * len(self.noise.split(500)) if self.labels is None \
+            else self.labels.split(500)
+        samples = torch.cat([self.recipe.generate(z, labels=y).float().cpu()
+                             for z, y in zip(self.noise.split(500), labels, strict=True)])
         record = {"step": step, **self.measure(samples)}
         with self.path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
@@ -78,8 +83,10 @@ class PeriodicEval:
         assert self.extractor is not None and self.real_stats is not None
         out = {"eval_fid": frechet_distance(*feature_stats(self.extractor.features(unit)),
                                             *self.real_stats)}
-        classes = class_metrics(self.extractor, unit, ())
+        classes = class_metrics(self.extractor, unit, (), self.labels)
         if classes:
             out["eval_classes"] = classes["classes_covered"]
             out["eval_class_kl"] = classes["class_kl_uniform"]
+        if "label_accuracy" in classes:
+            out["eval_label_acc"] = classes["label_accuracy"]
         return out

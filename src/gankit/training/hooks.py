@@ -83,29 +83,47 @@ class SampleWriter:
         self.run_dir, self.recipe, self.spec, self.every = run_dir, recipe, spec, every
         self.real_points, self.centres = real_points, centres
         n = SCATTER_POINTS if spec.kind == "points" else grid_size
+        self.fixed_labels, self.nrow = class_rows(n, recipe.num_classes)
+        if self.fixed_labels is not None:
+            n = len(self.fixed_labels)
         self.fixed_noise = recipe.noise(n, torch.Generator().manual_seed(seed + 1))
         self.seed = seed
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor] | None = None) -> None:
         if step % self.every == 0:
-            self.write(self.recipe.generate(self.fixed_noise),
-                       self.run_dir / rundir.SAMPLES / f"step_{step:06d}.png", f"step {step}")
+            self.write(self.recipe.generate(self.fixed_noise, labels=self.fixed_labels),
+                       self.run_dir / rundir.SAMPLES / f"step_{step:06d}.png", f"step {step}",
+                       self.nrow)
 
-    def write(self, samples: torch.Tensor, path: Path, title: str) -> Path:
+    def write(self, samples: torch.Tensor, path: Path, title: str,
+              nrow: int | None = None) -> Path:
         samples = samples.float().cpu()
         if self.spec.kind == "points":
             return save_scatter(samples, self.real_points, path, self.centres, title=title)
-        return save_image_grid(samples, path, normalize=self.spec.normalize)
+        return save_image_grid(samples, path, normalize=self.spec.normalize, nrow=nrow)
 
     def final(self, n: int) -> Path:
-        """The final grid (``grid_final.png``, n samples) or scatter (``scatter_final.png``)."""
+        """The final grid (``grid_final.png``, n samples; one row per class for conditional
+        runs) or scatter (``scatter_final.png``)."""
+        labels, nrow = None, None
         if self.spec.kind == "points":
             z, name = self.fixed_noise, "scatter_final.png"
         else:
+            labels, nrow = class_rows(n, self.recipe.num_classes)
+            n = n if labels is None else len(labels)
             z, name = self.recipe.noise(n, torch.Generator().manual_seed(self.seed + 2)), \
                 "grid_final.png"
-        samples = torch.cat([self.recipe.generate(chunk) for chunk in z.split(512)])
-        return self.write(samples, self.run_dir / name, "final samples")
+        parts = [self.recipe.generate(chunk, labels=None if labels is None else labels[i:i + 512])
+                 for i, chunk in zip(range(0, len(z), 512), z.split(512), strict=True)]
+        return self.write(torch.cat(parts), self.run_dir / name, "final samples", nrow)
+
+
+def class_rows(n: int, num_classes: int) -> tuple[torch.Tensor | None, int | None]:
+    """Labels for a grid with one row per class (``n // K`` per row), and the row length."""
+    if not num_classes:
+        return None, None
+    per_class = max(1, n // num_classes)
+    return torch.arange(num_classes).repeat_interleave(per_class), per_class
 
 
 class Checkpointer:
