@@ -19,9 +19,14 @@ _LAZY = {"train": "gankit.api", "resume": "gankit.api", "evaluate": "gankit.api"
          "Run": "gankit.run", "RunConfig": "gankit.config", "build_config": "gankit.config"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+_SUBPACKAGES = ("latent", "compare", "synthetic", "reuse", "metrics")
 
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:  # gankit.latent.interpolate(...) without importing it first
+        return importlib.import_module(f"gankit.{name}")
     raise AttributeError(f"module 'gankit' has no attribute {name!r}")

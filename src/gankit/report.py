@@ -27,7 +27,7 @@ FINAL_PICTURES = ("grid_final.png", "scatter_final.png")  # images / 2-D points
 SUMMARY_KEYS = ("step", "d_loss", "g_loss", "d_acc", "img_per_s", "elapsed_s")
 _STEP_FILE = re.compile(r"step_(\d+)\.png")
 
-_CSS = """
+CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em;
        color: #222; }
 h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
@@ -68,7 +68,7 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def _esc(value: Any) -> str:
+def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
@@ -104,7 +104,7 @@ def _last(records: list[dict[str, Any]], key: str) -> tuple[float, Any] | None:
 
 
 def _img(rel: str, alt: str) -> str:
-    return f'<img src="{_esc(quote(rel))}" alt="{_esc(alt)}" loading="lazy">'
+    return f'<img src="{esc(quote(rel))}" alt="{esc(alt)}" loading="lazy">'
 
 
 def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
@@ -180,10 +180,10 @@ def _other_metrics(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) -> str:
     out = ["<table>"]
     if header:
-        out.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>")
+        out.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
     for row in rows:
-        cells = [f"<th>{_esc(row[0])}</th>" if not header else f"<td>{_esc(row[0])}</td>"]
-        cells += [f'<td class="num">{_esc(cell)}</td>' for cell in row[1:]]
+        cells = [f"<th>{esc(row[0])}</th>" if not header else f"<td>{esc(row[0])}</td>"]
+        cells += [f'<td class="num">{esc(cell)}</td>' for cell in row[1:]]
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -203,17 +203,17 @@ def write_report(run_dir: str | Path) -> Path:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_esc(title)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<title>{esc(title)}</title>",
+        f"<style>{CSS}</style>",
         "</head><body>",
-        f"<h1>{_esc(title)}</h1>",
+        f"<h1>{esc(title)}</h1>",
     ]
     facts = [f"preset {preset}" if preset else "no preset"]
     for section, key in (("data", "name"), ("model", "arch"), ("loss", "name")):
         value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
         if value is not None:
             facts.append(f"{section} {value}")
-    parts.append(f'<p class="sub">{_esc(" · ".join(facts))}</p>')
+    parts.append(f'<p class="sub">{esc(" · ".join(facts))}</p>')
 
     summary = _summary(records, config)
     parts.append("<h2>Summary</h2>")
@@ -226,7 +226,7 @@ def write_report(run_dir: str | Path) -> Path:
     if config_text is not None:
         parts.append("<h2>Config</h2>")
         parts.append(
-            f"<details><summary>config.yaml</summary><pre>{_esc(config_text)}</pre></details>"
+            f"<details><summary>config.yaml</summary><pre>{esc(config_text)}</pre></details>"
         )
 
     if (run_dir / "curves.png").is_file():
@@ -236,7 +236,7 @@ def write_report(run_dir: str | Path) -> Path:
                   _img("eval_curves.png", "evaluation metrics over training")]
     if (run_dir / "eval.md").is_file():
         text = (run_dir / "eval.md").read_text(encoding="utf-8", errors="replace")
-        parts += ["<h2>Evaluation (gankit eval)</h2>", f"<pre>{_esc(text)}</pre>"]
+        parts += ["<h2>Evaluation (gankit eval)</h2>", f"<pre>{esc(text)}</pre>"]
     finals = [name for name in FINAL_PICTURES if (run_dir / name).is_file()]
     if finals:
         parts.append("<h2>Final samples</h2>")

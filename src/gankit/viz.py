@@ -98,13 +98,13 @@ def save_image_grid(
 # ---------------------------------------------------------------- matplotlib figures
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save_figure(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return atomic_write_bytes(path, buffer.getvalue())
@@ -161,7 +161,7 @@ def save_scatter(
     outside = finite & ~inside
     n_out = int((~inside).sum())
 
-    fig = _new_figure(5.5, 5.5)
+    fig = new_figure(5.5, 5.5)
     ax = fig.add_subplot()
     if len(data):
         ax.scatter(*_thin(data).T, s=4, c="#bbbbbb", alpha=0.5, lw=0, label="real", zorder=1)
@@ -200,7 +200,7 @@ def save_scatter(
             markerscale=1.5,
             frameon=False,
         )
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _series(records: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -250,11 +250,11 @@ def save_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
     Long series are drawn faint with a smoothed line on top; a dotted line marks 50 % accuracy.
     Missing keys and non-finite values are skipped; with no data the figure says so.
     """
-    fig = _new_figure(8.0, 4.5)
+    fig = new_figure(8.0, 4.5)
     ax = fig.add_subplot()
     handles = []
     all_losses = []
-    all_steps = [_series(records, key)[0] for key in ("g_loss", "d_loss", "d_acc")]
+    all_steps = [_series(records, key)[0] for key in ("g_loss", "d_loss", "d_acc", "loss")]
     for key, colour, label in (
         ("g_loss", "tab:blue", "G loss"),
         ("d_loss", "tab:orange", "D loss"),
@@ -307,7 +307,7 @@ def save_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
             fontsize=9,
             frameon=False,
         )
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 EVAL_CURVES = "eval_curves.png"
@@ -322,7 +322,7 @@ def save_eval_curves(records: list[dict[str, Any]], path: str | Path) -> Path | 
     keys = [k for k in _EVAL_LABELS if any(k in r for r in records)]
     if not keys:
         return None
-    fig = _new_figure(3.2 * len(keys), 3.0)
+    fig = new_figure(3.2 * len(keys), 3.0)
     for i, key in enumerate(keys):
         ax = fig.add_subplot(1, len(keys), i + 1)
         x, y = _series(records, key)
@@ -331,4 +331,4 @@ def save_eval_curves(records: list[dict[str, Any]], path: str | Path) -> Path | 
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.25)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    return _save_figure(fig, path)
+    return save_figure(fig, path)

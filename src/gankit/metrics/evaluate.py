@@ -215,7 +215,7 @@ def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
         "protocol": {"generated": opts.num_generated,
                      "real": min(opts.num_real, len(real)), "reference": reference,
                      "seed": opts.seed, "weights": "EMA" if opts.use_ema and
-                     "G_ema" in run.recipe.modules() else "G",
+                     any(k.endswith("_ema") for k in run.recipe.modules()) else "G",
                      "kid": {"subsets": opts.kid_subsets, "subset_size": opts.kid_subset_size,
                              "kernel": "(x·y/d + 1)^3"},
                      "precision_recall_k": opts.pr_k, "density_coverage_k": opts.dc_k,
