@@ -24,12 +24,7 @@ TINY = {"data": {"name": "digits"}, "model": {"z_dim": 8, "conditional": "projec
 OPTS = AugmentOptions(sizes=(2, 5), seeds=2, synthetic_per_class=3, steps=6, batch_size=16)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

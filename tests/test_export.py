@@ -24,12 +24,7 @@ TINY = {"data": {"name": "digits"}, "model": {"z_dim": 8, "conditional": "projec
                   "batch_size": 30, "final_grid": 20, "sample_grid": 20}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

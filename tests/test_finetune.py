@@ -33,12 +33,7 @@ DCGAN = {"data": {"name": "digits"}, "train": TRAIN,
                    "d": {"channels": [8, 16], "dropout": 0.3}}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

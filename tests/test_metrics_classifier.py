@@ -36,13 +36,7 @@ def fake_train(model, x, labels, device, progress=True, desc="") -> dict[str, An
     return {"epochs": 0, "steps": 0, "batch_size": 0, "max_shift": 0, "train_time_s": 0.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a busy shared 2-core machine two threads are many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
