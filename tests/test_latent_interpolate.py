@@ -41,6 +41,13 @@ def test_random_interpolation_renders_both_paths_between_the_same_codes(run):
     assert len(frames) == 5 and frames[0].shape == (3 * 34 + 2, 2 * 34 + 2)
 
 
+def test_api_saves_to_a_plain_string_path(run, tmp_path):
+    res = interpolate(run, "random", "linear", steps=3, rows=1)
+    paths = res.save(str(tmp_path / "strip"), gif=True)
+    assert [p.name for p in paths] == ["strip.png", "strip.gif"]
+    assert Image.open(paths[1]).n_frames == 3
+
+
 def test_class_interpolation_mixes_the_one_hot_code_in_the_inner_generator(cond_run):
     res = interpolate(cond_run, "classes", "linear", steps=5, rows=2, classes=[3, 8])
     z = cond_run.recipe.noise(2, torch.Generator().manual_seed(0))

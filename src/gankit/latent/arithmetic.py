@@ -111,7 +111,7 @@ class Arithmetic:
                     "within_class": d.within_class, **d.info},
                 **self.info}
 
-    def save(self, stem: Path) -> list[Path]:
+    def save(self, stem: str | Path) -> list[Path]:
         """Write ``stem.png`` (the annotated grid) and ``stem.json``; return their paths."""
         png = atomic_write_bytes(with_suffix(stem, ".png"), self.figure())
         text = json.dumps(self.summary(), indent=1)

@@ -92,7 +92,7 @@ class Interpolation:
                                  axis=axis)
         return grid
 
-    def save(self, stem: Path, gif: bool = True, frame_ms: int = 120) -> list[Path]:
+    def save(self, stem: str | Path, gif: bool = True, frame_ms: int = 120) -> list[Path]:
         """Write ``stem.png`` (and ``stem.gif``); return the paths written."""
         paths = [save_png(self.strip(), with_suffix(stem, ".png"))]
         if gif:

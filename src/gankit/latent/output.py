@@ -36,6 +36,7 @@ def output_stem(run: Run, name: str, output: str | Path | None = None,
     return stem
 
 
-def with_suffix(stem: Path, suffix: str) -> Path:
+def with_suffix(stem: str | Path, suffix: str) -> Path:
     """``stem`` + ``suffix`` (``Path.with_suffix`` would cut names that contain dots)."""
+    stem = Path(stem)
     return stem.with_name(stem.name + suffix)
