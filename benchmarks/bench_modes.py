@@ -81,6 +81,8 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+",
                         default=["ring8-plain", "ring8", "grid25-plain", "grid25"])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed .. first-seed + seeds - 1 (to split a run)")
     parser.add_argument("--samples", type=int, default=2500)
     parser.add_argument("--json", type=Path, help="also write every run's scores here")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -90,7 +92,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="gankit-modes-") as tmp:
         for preset in args.presets:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 result = run_once(preset, seed, args.samples, Path(tmp))
                 results.append(result)
                 print(json.dumps(result), flush=True)
