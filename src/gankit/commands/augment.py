@@ -9,13 +9,11 @@ DEFAULT_NAME = "augment_bench.json"
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
-    from gankit.errors import GankitError
     from gankit.run import load
     from gankit.synthetic.augment import AugmentOptions, augment_bench, augment_markdown
-    from gankit.synthetic.fewshot import write_results
+    from gankit.synthetic.fewshot import check_json_name, write_results
 
-    if args.json is not None and args.json.suffix.lower() == ".md":
-        raise GankitError("--json needs a .json file name (the table goes beside it as .md).")
+    check_json_name(args.json)  # before the long work
     run = load(args.run, args.device)
     opts = AugmentOptions(tuple(args.sizes), args.seeds, args.synthetic_per_class, args.steps,
                           args.batch_size, args.lr, not args.no_ema, args.min_confidence)

@@ -9,13 +9,11 @@ DEFAULT_NAME = "finetune_d.json"
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from gankit.errors import GankitError
     from gankit.reuse.finetune import FinetuneOptions, finetune_d, finetune_markdown
     from gankit.run import load
-    from gankit.synthetic.fewshot import write_results
+    from gankit.synthetic.fewshot import check_json_name, write_results
 
-    if args.json is not None and args.json.suffix.lower() == ".md":
-        raise GankitError("--json needs a .json file name (the table goes beside it as .md).")
+    check_json_name(args.json)  # before the long work
     run = load(args.run, args.device)
     opts = FinetuneOptions(tuple(args.labels_per_class), args.seeds, args.steps,
                            args.batch_size, args.lr, args.body_lr_scale, args.probe_lr)

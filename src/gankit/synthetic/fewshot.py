@@ -156,13 +156,18 @@ def diff_text(v: dict[str, Any]) -> str:
     return f"{100 * v['mean_difference']:+.1f}{se_text} pts"
 
 
-def write_results(result: dict[str, Any], markdown: str, json_path: Path) -> tuple[Path, Path]:
-    """Write ``result`` as JSON to ``json_path`` and the Markdown beside it (.md), atomically."""
-    json_path = Path(json_path)
-    md_path = json_path.with_suffix(".md")
-    if json_path.suffix.lower() == ".md":
+def check_json_name(json_path: Path | None) -> None:
+    """Refuse a results path that the Markdown table beside it (.md) would overwrite."""
+    if json_path is not None and Path(json_path).suffix.lower() == ".md":
         raise GankitError(f"--json {str(json_path)!r} would be overwritten by the Markdown "
                           "table; give a .json file name.")
+
+
+def write_results(result: dict[str, Any], markdown: str, json_path: Path) -> tuple[Path, Path]:
+    """Write ``result`` as JSON to ``json_path`` and the Markdown beside it (.md), atomically."""
+    check_json_name(json_path)
+    json_path = Path(json_path)
+    md_path = json_path.with_suffix(".md")
     atomic_write_text(json_path, json.dumps(result, indent=1) + "\n")
     atomic_write_text(md_path, markdown)
     return json_path, md_path
