@@ -10,7 +10,7 @@ import gankit
 from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.latent import attribute_direction, latent_arithmetic, measure, render
-from gankit.latent.arithmetic import _orthogonal_to_classes, _quantile_difference, _regression
+from gankit.latent.directions import _orthogonal_to_classes, _quantile_difference, _regression
 from gankit.latent.render import one_hot
 from gankit.viz import to_unit
 

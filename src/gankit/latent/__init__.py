@@ -8,14 +8,9 @@
 >>> grid.values, grid.class_agreement                  # measured per column
 """
 
-from gankit.latent.arithmetic import (
-    Arithmetic,
-    Direction,
-    attribute_direction,
-    class_direction,
-    latent_arithmetic,
-)
+from gankit.latent.arithmetic import Arithmetic, latent_arithmetic
 from gankit.latent.attributes import ATTRIBUTES, ink, measure, slant, thickness
+from gankit.latent.directions import Direction, attribute_direction, class_direction
 from gankit.latent.images import RealImages, dataset_images, file_images
 from gankit.latent.interpolation import Interpolation, interpolate
 from gankit.latent.paths import interpolation_path, lerp, slerp
