@@ -47,3 +47,11 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def unused_path(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``, … : the first that does not exist yet."""
+    path, n = base, 2
+    while path.exists():
+        path, n = Path(f"{base}-{n}"), n + 1
+    return path

@@ -42,6 +42,7 @@ from gankit.compare.runs import (
     score_rows,
 )
 from gankit.errors import GankitError
+from gankit.fileio import unused_path
 
 __all__ = ["CLASS_HISTOGRAM", "COMPARE_HTML", "COMPARE_JSON", "COMPARE_MD", "GRIDS",
            "SIDE_BY_SIDE", "Comparison", "Entry", "compare_runs", "score_rows"]
@@ -59,11 +60,7 @@ class Comparison:
 
 def default_out() -> Path:
     """``compare-<YYYYmmdd-HHMMSS>`` in the current folder (with a suffix if it exists)."""
-    base = Path(f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
-    path, n = base, 2
-    while path.exists():
-        path, n = Path(f"{base}-{n}"), n + 1
-    return path
+    return unused_path(Path(f"compare-{time.strftime('%Y%m%d-%H%M%S')}"))
 
 
 def check_out(out: Path, overwrite: bool) -> None:

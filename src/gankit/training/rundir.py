@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gankit.config import RunConfig, read_yaml, validate
 from gankit.errors import GankitError
-from gankit.fileio import atomic_write_text
+from gankit.fileio import atomic_write_text, unused_path
 from gankit.models import DataSpec
 
 CONFIG = "config.yaml"
@@ -22,11 +22,8 @@ SAMPLES = "samples"
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
     """``runs/<preset>-<YYYYmmdd-HHMMSS>``, with a numeric suffix if that exists already."""
-    base = Path(root) / f"{cfg.preset or cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 2
-    while path.exists():
-        path, n = Path(f"{base}-{n}"), n + 1
-    return path
+    return unused_path(Path(root) / f"{cfg.preset or cfg.data.name}-"
+                                     f"{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def check_new_run_dir(path: Path, overwrite: bool) -> None:
