@@ -127,3 +127,23 @@ def test_batch_must_be_a_multiple_of_the_pack():
 
     with pytest.raises(GankitError, match="multiple of model.pack"):
         validate({"model": {"pack": 3}, "train": {"batch_size": 64}})
+
+
+def test_dcgan_generator_takes_one_kernel_size_per_layer():
+    spec = DataSpec("stacked", "image", (3, 28, 28), "unit")
+    opts = {"channels": [16, 8, 4], "strides": [2, 2, 1], "kernel_size": [4, 4, 5]}
+    g, _ = build_models("dcgan", opts, {"channels": [8]}, 8, spec)
+    convs = [m for m in g.net if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [c.kernel_size for c in convs] == [(4, 4), (4, 4), (5, 5)]
+    assert g.start == (16, 7, 7)
+    assert g(torch.randn(2, 8)).shape == (2, 3, 28, 28)
+
+
+def test_dcgan_kernel_list_must_match_the_layers():
+    from gankit.config import validate
+
+    with pytest.raises(GankitError, match="kernel_size needs one entry per channels entry"):
+        validate({"model": {"arch": "dcgan", "g": {"channels": [8, 4], "kernel_size": [4]}}})
+    with pytest.raises(GankitError, match="odd kernel for stride-1"):
+        build_models("dcgan", {"channels": [8, 4], "strides": [1, 2], "kernel_size": [4, 4]},
+                     {}, 8, DataSpec("x", "image", (1, 14, 14)))

@@ -34,7 +34,9 @@ class DCGANGeneratorOptions(BaseModel):
     strides: list[int] | None = Field(
         None, description="one per transposed conv (len(channels)); default: as many 2s as the "
         "image size allows, 1s first")
-    kernel_size: int = Field(5, ge=1, le=9)
+    kernel_size: int | list[int] = Field(
+        5, description="one size for every transposed conv, or one per layer (len(channels)), "
+        "e.g. [4, 4, 5]: 4×4 kernels upsample by 2 without checkerboard overlap")
     activation: Activation = "relu"
     batchnorm: bool = True
     output: OutputActivation = "auto"
@@ -45,7 +47,16 @@ class DCGANGeneratorOptions(BaseModel):
             raise ValueError("strides needs one entry per channels entry")
         if self.strides is not None and any(s not in (1, 2) for s in self.strides):
             raise ValueError("strides must be 1 or 2")
+        if isinstance(self.kernel_size, list) and len(self.kernel_size) != len(self.channels):
+            raise ValueError("kernel_size needs one entry per channels entry (or one number)")
+        if any(not 1 <= k <= 9 for k in self.kernels()):
+            raise ValueError("kernel sizes must be between 1 and 9")
         return self
+
+    def kernels(self) -> list[int]:
+        """The kernel size of each transposed conv."""
+        k = self.kernel_size
+        return list(k) if isinstance(k, list) else [k] * len(self.channels)
 
 
 class DCGANDiscriminatorOptions(BaseModel):
@@ -100,8 +111,10 @@ class DCGANGenerator(nn.Module):
         )
         layers: list[nn.Module] = []
         outs = opts.channels[1:] + [c_img]
-        for i, (c_in, c_out, stride) in enumerate(zip(opts.channels, outs, strides, strict=True)):
-            layers.append(_transposed(c_in, c_out, opts.kernel_size, stride))
+        kernels = opts.kernels()
+        for i, (c_in, c_out, stride, kernel) in enumerate(
+                zip(opts.channels, outs, strides, kernels, strict=True)):
+            layers.append(_transposed(c_in, c_out, kernel, stride))
             if i < len(outs) - 1:
                 layers += [norm(c_out), activation(opts.activation)]
         layers.append(output_activation(opts.output, spec.normalize, spec.kind))
