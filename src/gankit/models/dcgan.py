@@ -19,6 +19,7 @@ from gankit.errors import GankitError
 from gankit.models.base import MODELS, DataSpec, ModelFamily
 from gankit.models.layers import (
     Activation,
+    Dropout,
     MinibatchStd,
     OutputActivation,
     activation,
@@ -139,7 +140,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(activation(opts.activation))
             if opts.dropout:
-                layers.append(nn.Dropout(opts.dropout))
+                layers.append(Dropout(opts.dropout))
             c_in = c_out
         if opts.minibatch_std:
             layers.append(MinibatchStd(opts.minibatch_std))

@@ -30,6 +30,35 @@ def output_activation(name: str, normalize: str, kind: str) -> nn.Module:
     return {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "none": nn.Identity()}[name]
 
 
+class Dropout(nn.Module):
+    """Inverted dropout whose mask comes from 16-bit slices of random 64-bit words.
+
+    Same behaviour as :class:`torch.nn.Dropout` (each unit zeroed with probability ``p``,
+    survivors scaled by 1/(1 − p); identity in eval mode), with ``p`` rounded to a multiple of
+    1/65,536, and about 8× faster on a CPU, where ``bernoulli_`` draws every element from its own
+    random number (measured: a fifth of a DCGAN step). Uses the global RNG, like ``nn.Dropout``.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.threshold = round(p * 65536) - 32768  # int16 lanes below it are dropped
+        self.scale = 65536 / (65536 - round(p * 65536))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        words = torch.randint(-(2**63), 2**63 - 1, ((x.numel() + 3) // 4,), dtype=torch.int64,
+                              device=x.device)
+        lanes = words.view(torch.int16)[: x.numel()].view(x.shape)
+        return x * ((lanes >= self.threshold) * self.scale).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 def maybe_spectral_norm(layer: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(layer) if enabled else layer
 

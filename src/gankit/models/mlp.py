@@ -11,6 +11,7 @@ from torch import nn
 from gankit.models.base import MODELS, DataSpec, ModelFamily
 from gankit.models.layers import (
     Activation,
+    Dropout,
     MinibatchStd,
     OutputActivation,
     activation,
@@ -55,7 +56,7 @@ class MLPGenerator(nn.Module):
                 layers.append(nn.BatchNorm1d(units))
             width = units
         if opts.dropout:
-            layers.append(nn.Dropout(opts.dropout))
+            layers.append(Dropout(opts.dropout))
         layers += [nn.Linear(width, math.prod(spec.sample_shape)),
                    output_activation(opts.output, spec.normalize, spec.kind)]
         self.net = nn.Sequential(*layers)
@@ -71,13 +72,13 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         if opts.input_dropout:
-            layers.append(nn.Dropout(opts.input_dropout))
+            layers.append(Dropout(opts.input_dropout))
         width = math.prod(spec.sample_shape)
         for units in opts.hidden:
             layers += [maybe_spectral_norm(nn.Linear(width, units), opts.spectral_norm),
                        activation(opts.activation)]
             if opts.dropout:
-                layers.append(nn.Dropout(opts.dropout))
+                layers.append(Dropout(opts.dropout))
             width = units
         if opts.minibatch_std:
             layers.append(MinibatchStd(opts.minibatch_std))
