@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import gankit
+from gankit.recipes import base
 from gankit.training.trainer import start_run
 
 TINY = {"train": {"steps": 8, "log_every": 2, "sample_every": 4, "checkpoint_every": 4,
@@ -64,6 +65,23 @@ def test_bf16_autocast_trains_on_the_cpu(tmp_path):
     run = gankit.train(cfg, out=tmp_path / "r", progress=False)
     x = run.sample(4, seed=0)
     assert x.dtype == torch.float32 and torch.isfinite(x).all()
+
+
+def test_amp_auto_uses_bf16_exactly_where_the_device_runs_it_natively(monkeypatch):
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(base, "native_bf16", lambda device, native=native: native)
+        assert base.use_bf16("auto", cpu) is native
+        assert base.use_bf16("off", cpu) is False
+    with pytest.warns(UserWarning, match="no native bf16"):
+        assert base.use_bf16("bf16", cpu) is True
+
+
+def test_amp_auto_is_recorded_on_the_recipe(tmp_path):
+    cfg = {**TINY, "train": {**TINY["train"], "steps": 2, "amp": "auto"}}
+    run = gankit.train(cfg, out=tmp_path / "r", progress=False)
+    assert run.recipe.amp is base.native_bf16(torch.device("cpu"))
+    assert run.config.train.amp == "auto"
 
 
 def test_linear_lr_decay_follows_its_formula_and_resumes_exactly(tmp_path):

@@ -125,7 +125,9 @@ class TrainConfig(StrictModel):
     checkpoint_every: int = Field(1000, ge=1)
     keep_checkpoints: int = Field(2, ge=0)
     on_divergence: Literal["stop", "rollback"] = "stop"
-    amp: Literal["off", "bf16"] = Field("off", description="bf16 autocast of G and D forwards")
+    amp: Literal["off", "bf16", "auto"] = Field(
+        "off", description="bf16 autocast of the networks' forwards; auto = bf16 where the "
+        "device runs it natively (CUDA, or a CPU with AVX512-BF16/AMX), else off")
     sample_grid: int = Field(64, ge=1, le=1024)
     final_grid: int = Field(400, ge=1, le=4096)
 

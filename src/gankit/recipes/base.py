@@ -71,12 +71,22 @@ class Recipe(ABC):
         return {name: n for name, n in counts.items() if n}
 
 
-def warn_if_slow_bf16(device: torch.device) -> None:
-    """bf16 autocast on a CPU without native bf16 (no AVX512-BF16/AMX) is emulated, and slow."""
-    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def use_bf16(amp: str, device: torch.device) -> bool:
+    """Resolve ``train.amp``: ``auto`` means bf16 where the device runs it natively."""
+    if amp == "auto":
+        return native_bf16(device)
+    if amp == "bf16" and device.type == "cpu" and not native_bf16(device):
         warnings.warn("train.amp=bf16 on this CPU has no native bf16 support and runs many "
-                      "times slower (16-22x measured, docs/benchmarks.md); set train.amp=off.",
-                      stacklevel=2)
+                      "times slower (16-22x measured, docs/benchmarks.md); set train.amp=off "
+                      "or auto.", stacklevel=3)
+    return amp == "bf16"
 
 
 def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -22,7 +22,7 @@ from gankit.config import RunConfig
 from gankit.errors import GankitError
 from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 from gankit.models import DataSpec, build_models
-from gankit.recipes.base import RECIPES, Batch, Recipe, balanced_labels, warn_if_slow_bf16
+from gankit.recipes.base import RECIPES, Batch, Recipe, balanced_labels, use_bf16
 from gankit.training.ema import make_ema, update_ema
 
 
@@ -61,9 +61,7 @@ class GANRecipe(Recipe):
                 group["base_lr"] = group["lr"]  # saved with the optimiser; the schedule scales it
         self.loss = LOSSES.get(cfg.loss.name)
         self.batches_per_step = o.d_steps
-        self.amp = cfg.train.amp == "bf16"
-        if self.amp:
-            warn_if_slow_bf16(device)
+        self.amp = use_bf16(cfg.train.amp, device)
         self.steps_done = 0
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -40,7 +40,7 @@ from gankit.errors import GankitError
 from gankit.models import DataSpec, build_models
 from gankit.models.encoder import Encoder
 from gankit.models.layers import init_weights
-from gankit.recipes.base import RECIPES, Batch, Recipe
+from gankit.recipes.base import RECIPES, Batch, Recipe, use_bf16
 from gankit.training.ema import make_ema, update_ema
 
 #: standard deviation of the Gaussian likelihood for points (data in units of the data set)
@@ -109,7 +109,7 @@ class VAERecipe(Recipe):
                                     fused=device.type in ("cpu", "cuda"))
         for group in self.opt.param_groups:
             group["base_lr"] = group["lr"]  # saved with the optimiser; the schedule scales it
-        self.amp = cfg.train.amp == "bf16"
+        self.amp = use_bf16(cfg.train.amp, device)
         self.steps_done = 0
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
