@@ -75,6 +75,8 @@ def test_amp_auto_uses_bf16_exactly_where_the_device_runs_it_natively(monkeypatc
         assert base.use_bf16("off", cpu) is False
     with pytest.warns(UserWarning, match="no native bf16"):
         assert base.use_bf16("bf16", cpu) is True
+    # a bare `off` in YAML or --set is read as false; it still means off
+    assert gankit.build_config(None, None, {"train": {"amp": False}}).train.amp == "off"
 
 
 def test_amp_auto_is_recorded_on_the_recipe(tmp_path):

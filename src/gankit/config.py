@@ -131,6 +131,12 @@ class TrainConfig(StrictModel):
     sample_grid: int = Field(64, ge=1, le=1024)
     final_grid: int = Field(400, ge=1, le=4096)
 
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare ``off`` (as in ``--set train.amp=off``) as false."""
+        return "off" if value is False else value
+
 
 class EvalConfig(StrictModel):
     """Cheap evaluation while training: a few metrics every ``every`` steps, into metrics.jsonl."""
