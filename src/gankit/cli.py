@@ -46,7 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         say = print if trainer.world.is_main else _quiet
         counts = ", ".join(f"{k} {v:,}" for k, v in trainer.recipe.describe().items())
         procs = f" × {trainer.world.size} processes" if trainer.world.enabled else ""
-        bf16 = " with bf16 autocast" if getattr(trainer.recipe, "amp", False) else ""
+        bf16 = " with bf16 autocast" if trainer.recipe.amp else ""
         say(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
             f"{cfg.train.steps} steps on {trainer.device}{procs}{bf16} ({counts} parameters).")
         say(f"Run folder: {trainer.run_dir}")

@@ -35,6 +35,8 @@ class Recipe(ABC):
 
     #: classes the generator is conditioned on (0 = unconditional)
     num_classes: int = 0
+    #: whether the networks' forwards run under bf16 autocast (``train.amp`` resolved)
+    amp: bool = False
 
     @abstractmethod
     def generate(self, z: torch.Tensor, use_ema: bool = True,
