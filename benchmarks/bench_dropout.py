@@ -64,8 +64,10 @@ def swap_to_torch_dropout(module: nn.Module) -> int:
     return count
 
 
-def recipe_step(preset: str, torch_dropout: bool) -> tuple[Callable[[], None], int]:
-    cfg = build_config(preset)
+def recipe_step(preset: str, torch_dropout: bool = False,
+                overrides: dict | None = None) -> tuple[Callable[[], None], int]:
+    """One training step of ``preset`` (with config ``overrides``) on random data of its shape."""
+    cfg = build_config(preset, overrides=overrides)
     spec = DataSpec(preset, "image", SHAPES[preset], cfg.data.normalize)
     torch.manual_seed(0)
     recipe = RECIPES.get(cfg.recipe)(cfg, spec, torch.device("cpu"))
