@@ -146,6 +146,13 @@ def test_bad_input_is_refused_with_one_line(runs, tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert (out / "keep.txt").read_text() == "mine" and not (tmp_path / "x").exists()
-    assert main(["compare", str(gan), str(vae), "-o", str(out), "--overwrite",
+    # --overwrite replaces only an earlier comparison, never a folder of other files
+    assert main(["compare", str(gan), str(vae), "-o", str(out), "--overwrite"]) == 2
+    assert "not a gankit comparison" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    again = tmp_path / "again"
+    assert main(["compare", str(gan), str(vae), "-o", str(again)]) == 0
+    assert main(["compare", str(gan), str(vae), "-o", str(again), "--overwrite",
                  "--names", "GAN,VAE"]) == 0
-    assert not (out / "keep.txt").exists() and (out / "grids" / "2-VAE.png").is_file()
+    assert (again / "grids" / "2-VAE.png").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left aside

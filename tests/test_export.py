@@ -89,8 +89,15 @@ def test_existing_folder_is_refused_unless_overwrite(cond_run, tmp_path, capsys)
     err = capsys.readouterr().err
     assert "--overwrite" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
-    export(cond_run, out, per_class=1, overwrite=True, progress=False)
-    assert not (out / "keep.txt").exists() and (out / "manifest.json").is_file()
+    # --overwrite replaces an earlier export only, never a folder of other files
+    assert main(["export", str(cond_run.path), "--per-class", "1", "-o", str(out),
+                 "--overwrite"]) == 2
+    assert "not a gankit export" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    earlier = tmp_path / "earlier"
+    export(cond_run, earlier, per_class=1, progress=False)
+    export(cond_run, earlier, per_class=2, overwrite=True, progress=False)
+    assert (earlier / "0" / "00001.png").is_file()
     (tmp_path / "empty").mkdir()  # an empty folder is fine without --overwrite
     export(cond_run, tmp_path / "empty", per_class=1, progress=False)
     assert (tmp_path / "empty" / "0" / "00000.png").is_file()
@@ -113,13 +120,15 @@ def test_a_failure_leaves_nothing_half_written(cond_run, tmp_path, monkeypatch):
         export(cond_run, tmp_path / "new", per_class=2, progress=False)
     assert list(tmp_path.iterdir()) == []
     old = tmp_path / "old"
-    old.mkdir()
-    (old / "keep.txt").write_text("mine")
+    monkeypatch.setattr(Image.Image, "save", real_save)
+    export(cond_run, old, per_class=1, progress=False)
+    before = sorted(p.relative_to(old) for p in old.rglob("*"))
+    monkeypatch.setattr(Image.Image, "save", failing_save)
     calls["n"] = 0
     with pytest.raises(OSError, match="disk full"):
         export(cond_run, old, per_class=2, overwrite=True, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["old"]
-    assert [p.name for p in old.iterdir()] == ["keep.txt"]
+    assert sorted(p.relative_to(old) for p in old.rglob("*")) == before
 
 
 def test_class_folders_sort_in_class_order():

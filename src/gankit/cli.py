@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from gankit.config import build_config, deep_merge, load_preset, parse_assignment, preset_names
 from gankit.errors import GankitError
+from gankit.fileio import describe_os_error
 
 
 def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -49,7 +50,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         bf16 = " with bf16 autocast" if trainer.recipe.amp else ""
         say(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
             f"{cfg.train.steps} steps on {trainer.device}{procs}{bf16} ({counts} parameters).")
-        say(f"Run folder: {trainer.run_dir}")
+        say(f"Run folder: {trainer.folder.target}")
+    if trainer.folder.staged:
+        say(f"It trains in {trainer.run_dir} and replaces {trainer.folder.target} only when it "
+            "has finished; until then the old run stays as it was.")
     run_dir = trainer.fit()
     say(f"Done. Run folder: {run_dir}  (open {run_dir / 'report.html'})")
     return 0
@@ -60,14 +64,21 @@ def _quiet(*args: object) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from gankit.run import load
+    from gankit.run import check_count, load
+    from gankit.training.hooks import class_rows
+
+    check_count(args.n)  # before loading anything
 
     run = load(args.run, args.device)
     label = class_number(run.spec.class_names, args.label) if args.label is not None else None
     path = run.save_samples(args.output, args.n, args.seed, use_ema=not args.no_ema,
-                            labels=label)
+                            labels=label, progress=not args.no_progress)
     what = f" of class {run.spec.class_names[label]!r}" if label is not None else ""
-    print(f"Wrote {args.n} samples{what} from step {run.step} to {path}")
+    count = args.n
+    if label is None and run.num_classes and path.suffix.lower() == ".png":
+        count = len(class_rows(args.n, run.num_classes)[0])
+        what = f" ({count // run.num_classes} per class)"
+    print(f"Wrote {count:,} samples{what} from step {run.step} to {path}")
     return 0
 
 
@@ -167,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default a grid with one row per class")
     sample.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     sample.add_argument("--device", default="cpu")
+    sample.add_argument("--no-progress", action="store_true")
     sample.set_defaults(func=cmd_sample)
 
     ev = sub.add_parser("eval", help="measure a run: FID, KID, precision/recall, modes",
@@ -219,9 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GankitError as err:
         if args.debug:
             raise
-        print(f"gankit: error: {err}", file=sys.stderr)
+        print(f"gankit: {err.label}: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"gankit: error: {describe_os_error(err)}", file=sys.stderr)
+        return GankitError.exit_code
     except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint is intact (resume with --resume).",
-              file=sys.stderr)
+        print("gankit: interrupted.", file=sys.stderr)
         return 130

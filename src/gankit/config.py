@@ -13,16 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from gankit.errors import GankitError
+from gankit.options import StrictModel
 
-
-class StrictModel(BaseModel):
-    """Base of every config section: unknown keys and wrong types are errors."""
-
-    model_config = ConfigDict(extra="forbid")
+#: the largest count a setting of steps or intervals accepts
+MAX_STEPS = 1_000_000_000
 
 
 def _validate_options(registry: Any, name: str, options: dict[str, Any], attr: str,
@@ -43,7 +41,7 @@ class DataConfig(StrictModel):
     image_size: int | None = Field(None, ge=4, le=2048)
     channels: Literal[1, 3] | None = None
     normalize: Literal["symmetric", "unit"] = "symmetric"
-    limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=1, le=MAX_STEPS)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -86,9 +84,10 @@ class LossConfig(StrictModel):
     """The adversarial loss and its regularisers."""
 
     name: str = "ns"
-    gp_weight: float = Field(0.0, ge=0.0)
-    r1_gamma: float = Field(0.0, ge=0.0, description="R1 penalty γ: γ/2 · E‖∇D(real)‖² (0 = off)")
-    class_weight: float = Field(1.0, ge=0.0, description="AC-GAN: weight of the class "
+    gp_weight: float = Field(0.0, ge=0.0, le=1e6)
+    r1_gamma: float = Field(0.0, ge=0.0, le=1e6,
+                            description="R1 penalty γ: γ/2 · E‖∇D(real)‖² (0 = off)")
+    class_weight: float = Field(1.0, ge=0.0, le=1e6, description="AC-GAN: weight of the class "
                                 "cross-entropy in both players' losses")
 
     @field_validator("name")
@@ -117,13 +116,13 @@ class OptimConfig(StrictModel):
 class TrainConfig(StrictModel):
     """Length of training and how often to log, sample and checkpoint."""
 
-    steps: int = Field(2000, ge=1)
+    steps: int = Field(2000, ge=1, le=MAX_STEPS)
     batch_size: int = Field(64, ge=1, le=65536)
     ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
-    log_every: int = Field(50, ge=1)
-    sample_every: int = Field(500, ge=1)
-    checkpoint_every: int = Field(1000, ge=1)
-    keep_checkpoints: int = Field(2, ge=0)
+    log_every: int = Field(50, ge=1, le=MAX_STEPS)
+    sample_every: int = Field(500, ge=1, le=MAX_STEPS)
+    checkpoint_every: int = Field(1000, ge=1, le=MAX_STEPS)
+    keep_checkpoints: int = Field(2, ge=0, le=1000)
     on_divergence: Literal["stop", "rollback"] = "stop"
     amp: Literal["off", "bf16", "auto"] = Field(
         "off", description="bf16 autocast of the networks' forwards; auto = bf16 where the "
@@ -141,7 +140,7 @@ class TrainConfig(StrictModel):
 class EvalConfig(StrictModel):
     """Cheap evaluation while training: a few metrics every ``every`` steps, into metrics.jsonl."""
 
-    every: int = Field(0, ge=0, description="steps between evaluations (0 = off)")
+    every: int = Field(0, ge=0, le=MAX_STEPS, description="steps between evaluations (0 = off)")
     samples: int = Field(2500, ge=10, le=100_000, description="generated samples per evaluation")
     extractor: Literal["auto", "raw", "classifier", "inception"] = Field(
         "auto", description="features for FID: auto = raw for 2-D points, classifier for "
@@ -209,16 +208,32 @@ def load_preset(name: str) -> dict[str, Any]:
         valid = ", ".join(preset_names())
         raise GankitError(f"Unknown preset {name!r}; choose one of: {valid}.")
     text = (resources.files("gankit") / "presets" / f"{name}.yaml").read_text()
-    return yaml.safe_load(text) or {}
+    return yaml.load(text, Loader=UniqueKeyLoader) or {}
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from ``path`` with a clear error for missing or malformed files."""
     path = Path(path)
+    if path.is_dir():
+        raise GankitError(f"Config file {str(path)!r} is a folder; name a YAML file inside it.")
     if not path.is_file():
         raise GankitError(f"Config file {str(path)!r} does not exist; check the path.")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise GankitError(f"Config file {str(path)!r} is not valid YAML ({_yaml_problem(err)}); "
                           "fix it and try again.") from None
@@ -287,6 +302,8 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
     if first["type"] == "extra_forbidden":
         return f"Unknown config key {where!r}; remove it or check its spelling."
     msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "int_parsing_size":
+        msg = "the number is far too large"
     if "input" in first and first["type"] != "missing":
         got = first["input"]
         if not isinstance(got, dict | list):
@@ -303,10 +320,14 @@ def build_config(
     config_file: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Preset → config file → overrides, merged in that order and validated."""
+    """Preset → config file → overrides, merged in that order and validated.
+
+    The preset is ``preset``, else the file's ``preset`` key, else the default preset; a file
+    with ``preset: null`` starts from the bare defaults of :class:`RunConfig`.
+    """
     doc: dict[str, Any] = {}
     file_doc = read_yaml(config_file) if config_file else {}
-    name = preset or file_doc.get("preset") or (None if config_file else DEFAULT_PRESET)
+    name = preset or file_doc.get("preset", DEFAULT_PRESET)
     if name:
         doc = load_preset(name)
         doc["preset"] = name

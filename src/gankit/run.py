@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from gankit.config import RunConfig
 from gankit.errors import GankitError
+from gankit.fileio import write_npz_stream
 from gankit.models import DataSpec
 from gankit.recipes import RECIPES, Recipe
 from gankit.recipes.base import balanced_labels
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
 from gankit.training.hooks import class_rows
-from gankit.training.trainer import resolve_device
+from gankit.training.trainer import load_modules, resolve_device
 from gankit.viz import save_image_grid, save_scatter
 
 
@@ -51,46 +57,113 @@ class Run:
         """``n`` samples on the CPU in the data's range (EMA generator weights when present).
 
         Conditional runs draw class ``labels`` (an int for all samples, or one per sample;
-        default every class equally often, in the order 0, 1, …, K−1, 0, …).
+        default every class equally often, in the order 0, 1, …, K−1, 0, …). A request that
+        would not fit in the free memory is refused; :meth:`save_samples` to an ``.npz``
+        streams any number to disk.
         """
-        if n < 1:
-            raise GankitError(f"The number of samples must be at least 1 (got {n}).")
+        check_count(n)
+        need = n * self.sample_bytes
+        free = available_memory()
+        if free is not None and need > free // 2:
+            raise GankitError(f"{n:,} samples need {_gib(need)} of memory and {_gib(free)} is "
+                              "free; ask for fewer, or write them to an .npz file, which is "
+                              "streamed to disk in chunks.")
+        return torch.cat(list(self.sample_chunks(n, seed, use_ema, batch_size, labels)))
+
+    def sample_chunks(self, n: int, seed: int | None = None, use_ema: bool = True,
+                      batch_size: int = 500, labels: int | torch.Tensor | None = None,
+                      ) -> Iterator[torch.Tensor]:
+        """The samples of :meth:`sample`, ``batch_size`` at a time (the same values)."""
+        check_count(n)
         classes = self.labels_for(n, labels)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        chunks = []
         for start in range(0, n, batch_size):
             z = self.recipe.noise(min(batch_size, n - start), gen)
             part = None if classes is None else classes[start : start + len(z)].to(z.device)
-            chunks.append(self.recipe.generate(z, use_ema=use_ema, labels=part).float().cpu())
-        return torch.cat(chunks)
+            yield self.recipe.generate(z, use_ema=use_ema, labels=part).float().cpu()
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes of one float32 sample."""
+        return 4 * math.prod(self.spec.sample_shape)
 
     def save_samples(self, path: str | Path, n: int, seed: int | None = None,
-                     use_ema: bool = True, labels: int | torch.Tensor | None = None) -> Path:
+                     use_ema: bool = True, labels: int | torch.Tensor | None = None,
+                     progress: bool = False) -> Path:
         """Write ``n`` samples as a PNG grid (or scatter for 2D points) or an ``.npz``.
 
-        A conditional run's grid has one row per class unless ``labels`` picks the classes;
-        its ``.npz`` also holds the ``labels``.
+        A conditional run's grid has one row per class (``n // K`` each) unless ``labels``
+        picks the classes;
+        its ``.npz`` also holds the ``labels``. An ``.npz`` is streamed to disk in chunks
+        (any size that fits on the disk); a picture holds at most :data:`MAX_PICTURE` samples.
         """
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in (".png", ".npz"):
             raise GankitError(f"Output {str(path)!r} must end in .png or .npz.")
+        check_count(n)
+        if suffix == ".npz":
+            return self._save_npz(path, n, seed, use_ema, labels, progress)
+        if n > MAX_PICTURE:
+            raise GankitError(f"A picture shows at most {MAX_PICTURE:,} samples (asked for "
+                              f"{n:,}); write them to an .npz file instead.")
         nrow = None
-        if labels is None and self.num_classes and suffix == ".png":
+        if labels is None and self.num_classes:
             labels, nrow = class_rows(n, self.num_classes)
             n = len(labels)
-        classes = self.labels_for(n, labels)
-        samples = self.sample(n, seed, use_ema, labels=classes)
-        if suffix == ".npz":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            extra = {} if classes is None else {"labels": classes.numpy()}
-            np.savez_compressed(path, x=samples.numpy(), normalize=self.spec.normalize, **extra)
-            return path
+        samples = self.sample(n, seed, use_ema, labels=self.labels_for(n, labels))
         if self.spec.kind == "points":
             centres = self.facts.get("mode_centres")
-            return save_scatter(samples, None, path,
-                                torch.tensor(centres) if centres else None, title=f"{n} samples")
+            return save_scatter(samples, None, path, torch.tensor(centres) if centres else None,
+                                title=f"{n} samples")
         return save_image_grid(samples, path, normalize=self.spec.normalize, nrow=nrow)
+
+    def _save_npz(self, path: Path, n: int, seed: int | None, use_ema: bool,
+                  labels: int | torch.Tensor | None, progress: bool) -> Path:
+        classes = self.labels_for(n, labels)
+        need = n * self.sample_bytes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        if need > free:
+            raise GankitError(f"{n:,} samples take up to {_gib(need)} in {str(path)!r} and only "
+                              f"{_gib(free)} is free on that disk; ask for fewer.")
+        chunks = self.sample_chunks(n, seed, use_ema, labels=classes)
+        bar = tqdm(chunks, total=math.ceil(n / 500), unit="batch", desc="sampling",
+                   disable=not progress or n <= 5000, leave=False)
+        extra = {"normalize": np.array(self.spec.normalize)}
+        if classes is not None:
+            extra["labels"] = classes.numpy()
+        return write_npz_stream(path, "x", (n, *self.spec.sample_shape),
+                                (c.numpy() for c in bar), extra)
+
+
+#: the most samples one picture (grid or scatter) shows
+MAX_PICTURE = 10_000
+
+
+def check_count(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise GankitError(f"The number of samples must be a whole number of at least 1 "
+                          f"(got {n!r}).")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for new allocations (None where the system does not say)."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**28 else f"{n / 2**20:,.0f} MiB"
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> Run:
@@ -102,6 +175,5 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     if found is None:
         raise GankitError(f"Run folder {str(path)!r} has no checkpoint yet; train it first.")
     step, state, _ = found
-    for name, module in recipe.modules().items():
-        module.load_state_dict(state["modules"][name])
+    load_modules(recipe, state, path)
     return Run(path, cfg, spec, facts, recipe, step)

@@ -7,18 +7,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from gankit.options import StrictModel
 from gankit.registry import Registry
 
 if TYPE_CHECKING:
     from gankit.config import DataConfig
 
 
-class NoOptions(BaseModel):
+class NoOptions(StrictModel):
     """Options model for sources that take none (unknown keys are rejected)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass

@@ -21,12 +21,14 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from gankit.config import DataConfig
+from gankit.console import say
 from gankit.data.base import DATASETS, Dataset, DataSource
 from gankit.data.transforms import resize_images, scale_unit_images, to_channels
 from gankit.errors import GankitError
+from gankit.options import StrictModel
 
 TIMEOUT_S = 60.0
 _SPLITS = {
@@ -84,10 +86,8 @@ FASHION_MNIST = IdxSpec(
 )
 
 
-class IdxOptions(BaseModel):
+class IdxOptions(StrictModel):
     """Options of ``mnist`` and ``fashion-mnist``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     split: Literal["train", "test"] = "train"
     mirror: str | None = None  # base URL; None = the data set's usual public mirror
@@ -157,6 +157,7 @@ def download(spec: IdxSpec, fname: str, mirror: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=folder)
     tmp = Path(tmp_name)
+    say(f"downloading {url} into {folder}.")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None

@@ -5,15 +5,14 @@ from __future__ import annotations
 import math
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gankit.config import DataConfig
 from gankit.data.base import DATASETS, Dataset, DataSource
+from gankit.options import StrictModel
 
 
-class _MixtureOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _MixtureOptions(StrictModel):
     n_samples: int = Field(100_000, ge=1, le=100_000_000)
     seed: int = Field(0, ge=0, lt=2**63)
 
@@ -22,16 +21,16 @@ class RingOptions(_MixtureOptions):
     """``modes`` Gaussians of std ``std`` evenly spaced on a circle of ``radius``."""
 
     modes: int = Field(8, ge=1, le=100_000)
-    radius: float = Field(1.0, gt=0.0)
-    std: float = Field(0.01, gt=0.0)
+    radius: float = Field(1.0, gt=0.0, le=1e6)
+    std: float = Field(0.01, gt=0.0, le=1e6)
 
 
 class GridOptions(_MixtureOptions):
     """``side × side`` Gaussians of std ``std`` on a grid of ``spacing``, centred at 0."""
 
     side: int = Field(5, ge=1, le=1_000)
-    spacing: float = Field(2.0, gt=0.0)
-    std: float = Field(0.05, gt=0.0)
+    spacing: float = Field(2.0, gt=0.0, le=1e6)
+    std: float = Field(0.05, gt=0.0, le=1e6)
 
 
 def ring_centres(modes: int, radius: float) -> torch.Tensor:

@@ -41,6 +41,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from tqdm.auto import tqdm
 
+from gankit.console import say
 from gankit.data.transforms import resize_images
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_bytes, atomic_write_text
@@ -273,6 +274,8 @@ def load_or_train_classifier(data_cfg: DataConfig, device: torch.device | str = 
             warnings.warn(f"Cached classifier {str(meta_path)!r} cannot be used ({err}); "
                           "training it again.", stacklevel=2)
             model = new_classifier(channels, side, len(names))
+    say(f"training the evaluation classifier of {data_cfg.name} ({len(x):,} labelled images; "
+        f"done once, then cached in {classifier_dir()}).")
     facts = train_classifier(model, x, labels, device, progress,
                              desc=f"classifier ({data_cfg.name})")
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from torch import nn
 
 from gankit.errors import GankitError
@@ -26,12 +26,11 @@ from gankit.models.layers import (
     maybe_spectral_norm,
     output_activation,
 )
+from gankit.options import StrictModel, Width
 
 
-class DCGANGeneratorOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    channels: list[int] = Field(default_factory=lambda: [256, 128, 64], min_length=1)
+class DCGANGeneratorOptions(StrictModel):
+    channels: list[Width] = Field(default_factory=lambda: [256, 128, 64], min_length=1)
     strides: list[int] | None = Field(
         None, description="one per transposed conv (len(channels)); default: as many 2s as the "
         "image size allows, 1s first")
@@ -60,10 +59,8 @@ class DCGANGeneratorOptions(BaseModel):
         return list(k) if isinstance(k, list) else [k] * len(self.channels)
 
 
-class DCGANDiscriminatorOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    channels: list[int] = Field(default_factory=lambda: [64, 128, 256], min_length=1)
+class DCGANDiscriminatorOptions(StrictModel):
+    channels: list[Width] = Field(default_factory=lambda: [64, 128, 256], min_length=1)
     kernel_size: int = Field(4, ge=2, le=9)
     activation: Activation = "leaky_relu"
     batchnorm: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
 from gankit.models.base import MODELS, DataSpec, ModelFamily
@@ -18,22 +18,19 @@ from gankit.models.layers import (
     maybe_spectral_norm,
     output_activation,
 )
+from gankit.options import StrictModel, Width
 
 
-class MLPGeneratorOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    hidden: list[int] = Field(default_factory=lambda: [256, 512, 1024], min_length=1)
+class MLPGeneratorOptions(StrictModel):
+    hidden: list[Width] = Field(default_factory=lambda: [256, 512, 1024], min_length=1)
     activation: Activation = "relu"
     batchnorm: bool = True
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout before the output layer")
     output: OutputActivation = "auto"
 
 
-class MLPDiscriminatorOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    hidden: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)
+class MLPDiscriminatorOptions(StrictModel):
+    hidden: list[Width] = Field(default_factory=lambda: [512, 256], min_length=1)
     activation: Activation = "leaky_relu"
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout after each hidden layer")

@@ -28,6 +28,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from gankit.errors import GankitError
+from gankit.fileio import check_replaceable, replace_folder
 from gankit.run import Run
 from gankit.viz import to_unit
 
@@ -182,9 +183,20 @@ def _check_target(out: Path, overwrite: bool, run: Run | None) -> None:
         if here == run_dir or here in run_dir.parents:
             raise GankitError(f"Output {str(out)!r} would replace the run folder itself; choose "
                               "another -o.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise GankitError(f"Output folder {str(out)!r} exists and is not empty; pass "
-                          "--overwrite to replace it or choose another -o.")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise GankitError(f"Output folder {str(out)!r} exists and is not empty; pass "
+                              "--overwrite to replace it or choose another -o.")
+        check_replaceable(out, "gankit export", is_export_dir)
+
+
+def is_export_dir(path: Path) -> bool:
+    """Whether ``path`` holds an earlier ``gankit export`` (its manifest.json says so)."""
+    try:
+        doc = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"format", "labelling", "class_names"} <= doc.keys()
 
 
 def write_synthetic(synth: SyntheticSet, out: str | Path, fmt: str = "png",
@@ -219,27 +231,11 @@ def write_synthetic(synth: SyntheticSet, out: str | Path, fmt: str = "png",
                              f"({synth.normalize}), labels int64, class_names, normalize")
         (tmp / MANIFEST).write_text(json.dumps(doc, indent=1))
         os.chmod(tmp, 0o777 & ~_umask())
-        _replace(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``, moving an existing ``out`` aside first and deleting it after."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-    os.replace(out, old / "data")
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old / "data", out)
-        shutil.rmtree(old, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _umask() -> int:

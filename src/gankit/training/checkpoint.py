@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from gankit.errors import GankitError
 from gankit.fileio import atomic_write_bytes, atomic_write_text
 
 FORMAT_VERSION = 1
+_NAME = re.compile(r"step_(\d+)\.json")
 _TENSOR = "__tensor__"
 _TUPLE = "__tuple__"
 
@@ -56,9 +58,18 @@ def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return tree
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step of a checkpoint's JSON file, from its name."""
+    match = _NAME.fullmatch(Path(path).name)
+    if match is None:
+        raise ValueError(f"{str(path)!r} is not a checkpoint file")
+    return int(match.group(1))
+
+
 def checkpoint_paths(folder: Path) -> list[Path]:
-    """The JSON files of the complete checkpoints in ``folder``, oldest first."""
-    return sorted(Path(folder).glob("step_*.json"))
+    """The JSON files of the complete checkpoints in ``folder``, oldest step first."""
+    found = [p for p in Path(folder).glob("step_*.json") if _NAME.fullmatch(p.name)]
+    return sorted(found, key=checkpoint_step)
 
 
 def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
@@ -89,7 +100,11 @@ def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
     if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
         raise GankitError(f"Checkpoint {meta['tensors']!r} in {str(path.parent)!r} is corrupt "
                           "(checksum mismatch).")
-    return int(meta["step"]), unflatten(meta["state"], load_tensors(blob))
+    try:
+        return int(meta["step"]), unflatten(meta["state"], load_tensors(blob))
+    except Exception as err:  # not a safetensors file, or tensors missing from it
+        raise GankitError(f"Checkpoint {meta['tensors']!r} in {str(path.parent)!r} cannot be "
+                          f"read ({type(err).__name__}: {err}).") from None
 
 
 def load_latest(folder: Path) -> tuple[int, dict[str, Any], Path] | None:

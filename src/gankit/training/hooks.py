@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from gankit.models import DataSpec
 from gankit.recipes.base import Recipe
 from gankit.training import rundir
-from gankit.training.checkpoint import checkpoint_paths, save_checkpoint
+from gankit.training.checkpoint import checkpoint_paths, checkpoint_step, save_checkpoint
 from gankit.training.distributed import World, all_mean
 from gankit.viz import save_image_grid, save_scatter
 
@@ -151,4 +151,4 @@ class Checkpointer:
     def last_good(self) -> tuple[int, Path] | None:
         """(step, path) of the newest checkpoint on disk, if any."""
         paths = checkpoint_paths(self.folder)
-        return (int(paths[-1].stem.split("_")[1]), paths[-1]) if paths else None
+        return (checkpoint_step(paths[-1]), paths[-1]) if paths else None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from gankit.config import RunConfig, read_yaml, validate
@@ -24,28 +22,6 @@ def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
     """``runs/<preset>-<YYYYmmdd-HHMMSS>``, with a numeric suffix if that exists already."""
     return unused_path(Path(root) / f"{cfg.preset or cfg.data.name}-"
                                      f"{time.strftime('%Y%m%d-%H%M%S')}")
-
-
-def check_new_run_dir(path: Path, overwrite: bool) -> None:
-    """Refuse to reuse a non-empty folder unless ``overwrite`` (checked before any work)."""
-    if path.exists() and not path.is_dir():
-        raise GankitError(f"Run folder {str(path)!r} is a file; choose another --out.")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise GankitError(f"Run folder {str(path)!r} already exists; choose another --out, "
-                          "pass --overwrite to replace it, or --resume it.")
-
-
-def create_run_dir(path: Path, cfg: RunConfig, spec: DataSpec, extra: dict,
-                   overwrite: bool) -> Path:
-    """Create (or, with ``overwrite``, empty) the folder and write config.yaml and dataset.json."""
-    check_new_run_dir(path, overwrite)
-    if path.is_dir() and overwrite:
-        shutil.rmtree(path)
-    (path / SAMPLES).mkdir(parents=True, exist_ok=True)
-    (path / CHECKPOINTS).mkdir(exist_ok=True)
-    atomic_write_text(path / CONFIG, cfg.to_yaml())
-    atomic_write_text(path / DATASET, json.dumps({**asdict(spec), **extra}, indent=1))
-    return path
 
 
 def is_run_dir(path: Path) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from gankit.training.distributed import World, barrier, gather, join, weights_di
 from gankit.training.eval_hook import PeriodicEval
 from gankit.training.guard import Diverged, DivergenceGuard
 from gankit.training.hooks import Checkpointer, MetricsLogger, SampleWriter
+from gankit.training.interrupt import GracefulStop, Interrupted, StopRequested
 from gankit.training.loop import run_loop
+from gankit.training.runfolder import RunFolder
 from gankit.training.sampler import BatchSampler
 from gankit.viz import EVAL_CURVES, save_curves, save_eval_curves
 
@@ -75,11 +79,22 @@ def capture_state(recipe: Recipe, sampler: BatchSampler, step: int,
     return state
 
 
-def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any],
-                  world: World | None = None) -> None:
-    world = world or World()
+def load_modules(recipe: Recipe, state: dict[str, Any], where: Path) -> None:
+    """Load the networks' weights of a checkpoint, with a clear error when they do not fit."""
     for name, module in recipe.modules().items():
-        module.load_state_dict(state["modules"][name])
+        try:
+            module.load_state_dict(state["modules"][name])
+        except (KeyError, RuntimeError) as err:
+            first = str(err).strip().splitlines()[-1].strip() if str(err).strip() else name
+            raise GankitError(f"The checkpoint of step {state['step']} in {str(where)!r} does not "
+                              f"fit the networks its config.yaml describes ({name}: {first}); "
+                              "undo the edit of config.yaml, or train a new run.") from None
+
+
+def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any],
+                  world: World | None = None, where: Path = Path(".")) -> None:
+    world = world or World()
+    load_modules(recipe, state, where)
     for name, opt in recipe.optimizers().items():
         opt.load_state_dict(state["optimizers"][name])
     sampler.load_state_dict(state["sampler"])
@@ -96,8 +111,11 @@ def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any],
 class Trainer:
     """One training run over one run folder."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: Dataset, progress: bool) -> None:
-        self.cfg, self.run_dir = cfg, run_dir
+    def __init__(self, cfg: RunConfig, folder: RunFolder | Path, dataset: Dataset,
+                 progress: bool) -> None:
+        self.folder = folder if isinstance(folder, RunFolder) else RunFolder(folder, folder, False)
+        self.cfg, self.run_dir = cfg, self.folder.path
+        run_dir = self.run_dir
         self.world, self.device = join(resolve_device(cfg.device))
         self.progress = progress and self.world.is_main
         self.spec = spec_of(dataset)
@@ -128,19 +146,31 @@ class Trainer:
         self.step = 0
 
     def restore_latest(self) -> int:
-        """Load the newest checkpoint; returns its step."""
+        """Load the newest checkpoint (none yet: start again from step 0); returns its step."""
         found = load_latest(self.run_dir / rundir.CHECKPOINTS)
         if found is None:
-            raise GankitError(f"Run folder {str(self.run_dir)!r} has no checkpoint to resume "
-                              "from; start a new run instead.")
-        self.step, state, _ = found
-        restore_state(self.recipe, self.sampler, state, self.world)
+            self.step = 0
+        else:
+            self.step, state, _ = found
+            restore_state(self.recipe, self.sampler, state, self.world, self.run_dir)
         if self.world.is_main:
             rundir.truncate_metrics(self.run_dir, self.step)
         barrier(self.world)
         return self.step
 
+    def _track(self, step: int, scalars: dict[str, torch.Tensor]) -> None:
+        """The first hook: remember the last finished step."""
+        self.step = step
+
     def fit(self) -> Path:
+        """Train to ``train.steps`` and write the final outputs; returns the run folder."""
+        try:
+            self._fit()
+            return self.folder.commit()
+        finally:
+            self.folder.release()
+
+    def _fit(self) -> None:
         cfg, total = self.cfg, self.cfg.train.steps
         bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=not self.progress, mininterval=0.5, desc=self.run_dir.name)
@@ -154,15 +184,45 @@ class Trainer:
             main_only.append(self.evaluator)
         if self.step == 0 and self.world.is_main:
             self.samples(0)
+        stop = GracefulStop(self.device, cfg.train.log_every, self.world)
+        start = self.step
         try:
-            self._train_until_done(bar, [self.guard, logger, *main_only, self.checkpointer])
+            with stop:
+                self._train_until_done(bar, [self._track, self.guard, logger, *main_only,
+                                             self.checkpointer, stop])
+        except StopRequested:
+            self.checkpointer.save(self.step)
+            raise Interrupted(f"Stopped after step {self.step}: {self._kept()}") from None
+        except KeyboardInterrupt:
+            raise Interrupted(f"Interrupted during step {self.step + 1}: {self._kept()}") from None
+        except GankitError:
+            raise
+        except Exception as err:
+            if self.step > start or not self.folder.fresh:
+                raise
+            self.folder.discard()  # a new run that failed at once leaves nothing behind
+            if isinstance(err, OSError):
+                raise
+            raise GankitError(f"Training failed at its first step ({first_step_problem(err)}); "
+                              "nothing was written.") from err
         finally:
             bar.close()
         self.checkpointer.save(self.step)
         if self.world.is_main:
             self.finish()
         barrier(self.world)
-        return self.run_dir
+
+    def _kept(self) -> str:
+        """What an interrupted run left, and how to go on (for the message)."""
+        last = self.checkpointer.last_good()
+        where = f"--resume {self.run_dir}"
+        kept = (f"the newest checkpoint is step {last[0]} ({last[1].name})" if last else
+                "no checkpoint was written, so resuming starts again from step 0")
+        text = f"{kept}; continue with 'gankit train {where}'."
+        if self.folder.staged:
+            text += (f" {str(self.folder.target)!r} was left as it was; the new run replaces it "
+                     "when it finishes.")
+        return text
 
     def _train_until_done(self, bar: tqdm, hooks: list) -> None:
         """Run the loop; on divergence stop with a clear message, or roll back and go on."""
@@ -203,17 +263,34 @@ class Trainer:
         write_report(self.run_dir)
 
 
+def first_step_problem(err: Exception) -> str:
+    """What went wrong at a run's first step, in words a user can act on."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    if "Expected more than 1 value per channel" in text:
+        return ("batch normalisation needs at least 2 samples per batch and process; raise "
+                "train.batch_size")
+    return f"{type(err).__name__}: {text}"
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def start_run(cfg: RunConfig, out: Path | None, overwrite: bool, progress: bool) -> Trainer:
     """Validate everything that can fail, then create the run folder (never before)."""
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise GankitError("With several processes, name the run folder with --out so that "
                           "every process uses the same one.")
-    run_dir = Path(out) if out else rundir.default_run_dir(cfg)
-    rundir.check_new_run_dir(run_dir, overwrite)
-    dataset = load_dataset(cfg.data)
-    trainer = Trainer(cfg, run_dir, dataset, progress)
-    if trainer.world.is_main:
-        rundir.create_run_dir(run_dir, cfg, trainer.spec, data_facts(dataset), overwrite)
+    target = Path(out) if out else rundir.default_run_dir(cfg)
+    folder = RunFolder.for_new_run(target, overwrite, _is_main_process())
+    try:
+        dataset = load_dataset(cfg.data)
+        trainer = Trainer(cfg, folder, dataset, progress)
+        facts = json.dumps({**asdict(trainer.spec), **data_facts(dataset)}, indent=1)
+        folder.create({rundir.CONFIG: cfg.to_yaml(), rundir.DATASET: facts})
+    except BaseException:
+        folder.release()
+        raise
     barrier(trainer.world)
     return trainer
 
@@ -222,8 +299,13 @@ def resume_run(run_dir: Path, steps: int | None, progress: bool) -> Trainer:
     cfg, _, _ = rundir.read_run_dir(run_dir)
     if steps is not None:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
-    trainer = Trainer(cfg, Path(run_dir), load_dataset(cfg.data), progress)
-    trainer.restore_latest()
-    if steps is not None and trainer.world.is_main:
-        atomic_write_text(Path(run_dir) / rundir.CONFIG, cfg.to_yaml())
+    folder = RunFolder.for_resume(Path(run_dir), _is_main_process())
+    try:
+        trainer = Trainer(cfg, folder, load_dataset(cfg.data), progress)
+        trainer.restore_latest()
+        if steps is not None and trainer.world.is_main:
+            atomic_write_text(Path(run_dir) / rundir.CONFIG, cfg.to_yaml())
+    except BaseException:
+        folder.release()
+        raise
     return trainer
