@@ -421,3 +421,16 @@ def test_no_foreign_file_is_ever_deleted(tmp_path_factory, monkeypatch, commands
             train("--steps", 2, "--out", out, *flags, *size)
         for path in keep:
             assert path.read_text() in ("keep", "notes"), (commands, path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "{run}", "--kid-subsets", "0"], "--kid-subsets must be from 1"),
+    (["eval", "{run}", "-n", "10000000000"], "-n must be from 2 to 1,000,000"),
+    (["export", "{run}", "--per-class", "1000000000", "-o", "{tmp}/e"], "of memory"),
+])
+def test_other_commands_bound_their_counts(small_run, tmp_path, capsys, argv, message):
+    argv = [a.format(run=small_run, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())

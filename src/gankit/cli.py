@@ -100,9 +100,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from gankit.training.trainer import resolve_device
 
     for flag, value, least in (("-n", args.n, 2), ("--real", args.real, 2),
-                               ("--mode-samples", args.mode_samples, 0)):
-        if value is not None and value < least:
-            raise GankitError(f"{flag} must be at least {least} (got {value}).")
+                               ("--mode-samples", args.mode_samples, 0),
+                               ("--kid-subsets", args.kid_subsets, 1)):
+        if value is not None and not least <= value <= MAX_EVAL_SAMPLES:
+            raise GankitError(f"{flag} must be from {least} to {MAX_EVAL_SAMPLES:,} "
+                              f"(got {value}).")
     run = load(args.run, args.device)
     opts = EvalOptions(extractors=tuple(args.extractor) if args.extractor else None,
                        num_generated=args.n, num_real=args.real, reference=args.reference,
@@ -114,6 +116,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(eval_markdown(result))
     print(f"Wrote {json_path} and {md_path}")
     return 0
+
+
+#: the most samples (or KID subsets) one evaluation takes
+MAX_EVAL_SAMPLES = 1_000_000
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

@@ -61,13 +61,7 @@ class Run:
         would not fit in the free memory is refused; :meth:`save_samples` to an ``.npz``
         streams any number to disk.
         """
-        check_count(n)
-        need = n * self.sample_bytes
-        free = available_memory()
-        if free is not None and need > free // 2:
-            raise GankitError(f"{n:,} samples need {_gib(need)} of memory and {_gib(free)} is "
-                              "free; ask for fewer, or write them to an .npz file, which is "
-                              "streamed to disk in chunks.")
+        self.check_memory(n)
         return torch.cat(list(self.sample_chunks(n, seed, use_ema, batch_size, labels)))
 
     def sample_chunks(self, n: int, seed: int | None = None, use_ema: bool = True,
@@ -81,6 +75,16 @@ class Run:
             z = self.recipe.noise(min(batch_size, n - start), gen)
             part = None if classes is None else classes[start : start + len(z)].to(z.device)
             yield self.recipe.generate(z, use_ema=use_ema, labels=part).float().cpu()
+
+    def check_memory(self, n: int) -> None:
+        """Refuse ``n`` samples at once when they would not fit in half the free memory."""
+        check_count(n)
+        need = n * self.sample_bytes
+        free = available_memory()
+        if free is not None and need > free // 2:
+            raise GankitError(f"{n:,} samples need {_gib(need)} of memory and {_gib(free)} is "
+                              "free; ask for fewer, or write them to an .npz file, which is "
+                              "streamed to disk in chunks.")
 
     @property
     def sample_bytes(self) -> int:

@@ -66,6 +66,7 @@ def synthesize(run: Run, per_class: int, seed: int = 0, use_ema: bool = True,
     if not 0.0 <= min_confidence < 1.0:
         raise GankitError(f"--min-confidence must be in [0, 1) (got {min_confidence}).")
     names = list(run.spec.class_names)
+    run.check_memory(per_class * max(len(names), 1))
     if run.num_classes:
         if min_confidence:
             raise GankitError("--min-confidence applies to unconditional runs only (a "
