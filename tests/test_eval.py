@@ -49,7 +49,7 @@ def test_eval_refuses_bad_input_without_writing(tmp_path, ring_run):
     assert proc.returncode == 2 and "not a gankit run folder" in proc.stderr
     before = (ring_run / "eval.json").read_bytes()
     proc = gankit("eval", ring_run, "-n", 1, check=False)
-    assert proc.returncode == 2 and "-n must be at least 2" in proc.stderr
+    assert proc.returncode == 2 and "-n must be from 2" in proc.stderr
     proc = gankit("eval", ring_run, "--extractor", "nope", check=False)
     assert proc.returncode == 2 and "choose one of" in proc.stderr
     assert "Traceback" not in proc.stderr
