@@ -15,7 +15,8 @@ from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.metrics.classifier import labelled_splits
 from gankit.synthetic.augment import AugmentOptions, SmallCNN, augment_bench, augment_markdown
-from gankit.synthetic.fewshot import draw_per_class, fit, summary, verdict
+from gankit.synthetic.fewshot import draw_per_class, summary, verdict
+from gankit.training.supervised import fit_classifier
 
 TINY = {"data": {"name": "digits"}, "model": {"z_dim": 8, "conditional": "projection",
                                               "g": {"hidden": [32]}, "d": {"hidden": [32]}},
@@ -84,8 +85,8 @@ def test_real_only_arm_equals_an_independent_recomputation(run, result):
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = SmallCNN(1, 8, 10)
-    fit(model, [{"params": model.parameters(), "lr": OPTS.lr}], x[idx], y[idx], OPTS.steps,
-        OPTS.batch_size, seed)
+    fit_classifier(model, [{"params": model.parameters(), "lr": OPTS.lr}], x[idx], y[idx],
+                   OPTS.steps, OPTS.batch_size, seed)
     with torch.no_grad():
         predicted = model.eval()(x_test).argmax(1)
     expected = (predicted == y_test).double().mean().item()
@@ -100,7 +101,8 @@ def test_fit_is_seeded_and_leaves_the_global_rng_alone():
         model = SmallCNN(1, 8, 2)
         model.load_state_dict(init)
         before = torch.get_rng_state()
-        info = fit(model, [{"params": model.parameters(), "lr": 1e-2}], x, y, 7, 8, seed=4)
+        info = fit_classifier(model, [{"params": model.parameters(), "lr": 1e-2}], x, y, 7, 8,
+                              seed=4)
         assert torch.equal(torch.get_rng_state(), before)
         weights.append(model.net[-1].weight.detach().clone())
     assert info["steps"] == 7 and info["batch_size"] == 8

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gankit.data.sampler import TensorSampler
 from gankit.errors import GankitError
 from gankit.training.checkpoint import (
     checkpoint_paths,
@@ -12,7 +13,6 @@ from gankit.training.checkpoint import (
     save_checkpoint,
     unflatten,
 )
-from gankit.training.sampler import BatchSampler
 
 
 def optimiser_state():
@@ -75,18 +75,18 @@ def test_corrupt_tensor_file_is_detected_by_name(tmp_path):
 
 def test_sampler_resumes_the_same_batch_sequence():
     x = torch.arange(10.0).unsqueeze(1)
-    a = BatchSampler(x, None, 3, seed=4)
+    a = TensorSampler({"x": x}, 3, seed=4)
     for _ in range(5):
         a.next()
     state = a.state_dict()
     tensors = {}
     state = unflatten(flatten(state, tensors), tensors)
-    expected = [a.next().x.flatten().tolist() for _ in range(6)]
-    b = BatchSampler(x, None, 3, seed=4)
+    expected = [a.next()["x"].flatten().tolist() for _ in range(6)]
+    b = TensorSampler({"x": x}, 3, seed=4)
     b.load_state_dict(state)
-    assert [b.next().x.flatten().tolist() for _ in range(6)] == expected
+    assert [b.next()["x"].flatten().tolist() for _ in range(6)] == expected
 
 
 def test_sampler_refuses_batches_larger_than_the_data():
     with pytest.raises(GankitError, match="larger than the data set"):
-        BatchSampler(torch.zeros(4, 1), None, 8, seed=0)
+        TensorSampler({"x": torch.zeros(4, 1)}, 8, seed=0)

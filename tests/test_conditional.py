@@ -59,8 +59,8 @@ def test_conditional_training_logs_and_resumes_exactly(tmp_path, mode):
     half = {**cfg, "train": {**cfg["train"], "steps": 3}}
     gankit.train(half, out=tmp_path / "half", progress=False)
     resumed = gankit.resume(tmp_path / "half", steps=6, progress=False)
-    for name, module in full.recipe.modules().items():
-        other = resumed.recipe.modules()[name].state_dict()
+    for name, module in full.recipe.networks().items():
+        other = resumed.recipe.networks()[name].state_dict()
         for key, value in module.state_dict().items():
             assert torch.equal(value, other[key]), (name, key)
     records = [json.loads(line) for line in (tmp_path / "full/metrics.jsonl").read_text()
@@ -106,8 +106,8 @@ def test_unconditional_runs_and_unlabelled_data_refuse_labels(tmp_path, capsys):
 
 
 def test_eval_measures_whether_the_requested_class_is_generated(tmp_path):
+    from gankit.data.ranges import to_unit
     from gankit.metrics.classifier import ClassifierExtractor
-    from gankit.viz import to_unit
 
     run = gankit.train(TINY, out=tmp_path / "r", progress=False)
     result = gankit.evaluate(tmp_path / "r", num_generated=50, num_real=100, kid_subsets=2,

@@ -13,10 +13,10 @@ import gankit
 from gankit.cli import main
 from gankit.config import DataConfig
 from gankit.data import load_dataset
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.metrics import classifier
 from gankit.synthetic.export import class_folders, export, synthesize
-from gankit.viz import to_unit
 
 TINY = {"data": {"name": "digits"}, "model": {"z_dim": 8, "conditional": "projection",
                                               "g": {"hidden": [32]}, "d": {"hidden": [32]}},

@@ -46,7 +46,7 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("family", ["mlp", "dcgan"])
 def test_the_trained_body_is_loaded_and_the_head_is_new(runs, family):
     run = runs[family]
-    d = run.recipe.modules()["D"]
+    d = run.recipe.networks()["D"]
     trained = pretrained_classifier(run, 10, seed=0)
     scratch = scratch_classifier(run, 10, seed=0)
     for name, value in d.state_dict().items():
@@ -86,9 +86,9 @@ def test_the_benchmark_leaves_the_run_untouched(runs):
     result = finetune_d(run, FinetuneOptions(labels_per_class=(2,), seeds=1, steps=3,
                                              batch_size=8), progress=False)
     assert discriminator_body(run).state_dict().keys() == \
-        run.recipe.modules()["D"].state_dict().keys()
+        run.recipe.networks()["D"].state_dict().keys()
     # the run's own D is untouched by the benchmark
-    d = run.recipe.modules()["D"]
+    d = run.recipe.networks()["D"]
     assert all(torch.equal(v, discriminator_body(run).state_dict()[k])
                for k, v in d.state_dict().items())
     row = result["rows"][0]
@@ -132,7 +132,7 @@ def test_packed_runs_are_refused_and_conditional_ones_unwrapped(tmp_path, capsys
                         out=tmp_path / "cond", progress=False)
     body = discriminator_body(cond)
     assert isinstance(body, MLPDiscriminator)
-    assert torch.equal(body.net[1].weight, cond.recipe.modules()["D"].inner.net[1].weight)
+    assert torch.equal(body.net[1].weight, cond.recipe.networks()["D"].inner.net[1].weight)
     res = finetune_d(cond, FinetuneOptions(labels_per_class=(1,), seeds=1, steps=1),
                      progress=False)
     assert res["d_saw_labels"] and "Caution" in finetune_markdown(res)

@@ -8,11 +8,11 @@ from PIL import Image
 
 import gankit
 from gankit.cli import main
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.latent import attribute_direction, latent_arithmetic, measure, render
 from gankit.latent.directions import _orthogonal_to_classes, _quantile_difference, _regression
 from gankit.latent.render import one_hot
-from gankit.viz import to_unit
 
 TINY = {"model": {"z_dim": 8, "g": {"hidden": [32]}, "d": {"hidden": [32]}},
         "train": {"steps": 20, "log_every": 5, "sample_every": 10, "checkpoint_every": 10,

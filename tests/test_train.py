@@ -15,7 +15,7 @@ TINY = {"train": {"steps": 8, "log_every": 2, "sample_every": 4, "checkpoint_eve
 
 
 def weights(run):
-    return {f"{name}.{k}": v for name, m in run.recipe.modules().items()
+    return {f"{name}.{k}": v for name, m in run.recipe.networks().items()
             for k, v in m.state_dict().items()}
 
 
@@ -26,7 +26,7 @@ def test_api_train_load_sample(tmp_path):
     assert torch.equal(x, run.sample(5, seed=1))
     again = gankit.load(tmp_path / "r")
     assert again.step == 8 and torch.equal(again.sample(5, seed=1), x)
-    assert set(run.recipe.modules()) == {"G", "D", "G_ema"}
+    assert set(run.recipe.networks()) == {"G", "D", "G_ema"}
 
 
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
@@ -93,10 +93,11 @@ def test_linear_lr_decay_follows_its_formula_and_resumes_exactly(tmp_path):
     trainer.fit()
     recipe = trainer.recipe
     # 1 until half way (step 4 of 8), then linearly to 0 at step 8
-    assert [recipe.lr_factor(s) for s in (0, 4, 5, 6, 8)] == [1.0, 1.0, 0.75, 0.5, 0.0]
-    # the last step ran with the factor of step 7 (steps done before it)
-    assert recipe.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.25)
-    assert recipe.opt_g.param_groups[0]["base_lr"] == 1e-3
+    schedule = recipe.sched_g.lr_lambdas[0]
+    assert [schedule(s) for s in (0, 4, 5, 6, 8)] == [1.0, 1.0, 0.75, 0.5, 0.0]
+    # after the last step the schedulers stand at step 8: a learning rate of 0
+    assert recipe.sched_d.last_epoch == 8 and recipe.opt_d.param_groups[0]["lr"] == 0.0
+    assert recipe.sched_g.base_lrs == [1e-3] and recipe.sched_d.base_lrs == [2e-3]
     full = gankit.load(tmp_path / "full")
     # stopped after the checkpoint at step 4 of 8 and resumed: the same schedule, the same weights
     shutil.copytree(tmp_path / "full", tmp_path / "cut")

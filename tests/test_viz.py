@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.viz import make_grid, save_curves, save_image_grid, save_scatter, to_unit
+from gankit.viz import make_grid, save_curves, save_image_grid, save_scatter
 
 
 def _open_png(path: Path) -> Image.Image:
@@ -63,20 +63,8 @@ def test_grid_rejects_bad_shapes() -> None:
         make_grid(torch.rand(0, 1, 4, 4))
 
 
-# ---------------------------------------------------------------- to_unit / save_image_grid
-
-
-def test_to_unit_ranges() -> None:
-    x = torch.tensor([-1.5, -1.0, 0.0, 1.0, 2.0])
-    assert to_unit(x, "symmetric").tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
-    assert to_unit(x, "unit").tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
-    with pytest.raises(ValueError):
-        to_unit(x, "bogus")
-
-
-def test_to_unit_detaches() -> None:
-    x = torch.zeros(2, requires_grad=True)
-    assert not to_unit(x, "symmetric").requires_grad
+# ---------------------------------------------------------------- save_image_grid
+# (the data-range conversions it uses are tested in test_ranges.py)
 
 
 def test_save_image_grid_upscales_digits(tmp_path: Path) -> None:

@@ -64,8 +64,8 @@ def _quiet(*args: object) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from gankit.pictures import class_rows
     from gankit.run import check_count, load
-    from gankit.training.hooks import class_rows
 
     check_count(args.n)  # before loading anything
 
@@ -129,13 +129,14 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from gankit.recipes import RECIPES
     from gankit.report import read_metrics, write_report
     from gankit.training.rundir import read_run_dir
     from gankit.viz import EVAL_CURVES, save_curves, save_eval_curves
 
-    read_run_dir(args.run)
+    cfg, _, _ = read_run_dir(args.run)
     records = read_metrics(Path(args.run))
-    save_curves(records, Path(args.run) / "curves.png")
+    save_curves(records, Path(args.run) / "curves.png", RECIPES.get(cfg.recipe).scalars)
     save_eval_curves(records, Path(args.run) / EVAL_CURVES)
     print(f"Wrote {write_report(Path(args.run))}")
     return 0

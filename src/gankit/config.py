@@ -53,26 +53,17 @@ class DataConfig(StrictModel):
         return self
 
 
-class ModelConfig(StrictModel):
-    """Generator and discriminator architecture (a family from the model registry)."""
+class ModelFamilyConfig(StrictModel):
+    """A generator-like and a discriminator-like network from a model family of the registry."""
 
     arch: str = "mlp"
     z_dim: int = Field(100, ge=1, le=4096)
-    noise: Literal["gaussian", "uniform", "mixture"] = "gaussian"
-    noise_components: int = Field(64, ge=1, le=100_000, description="mixture noise: number of "
-                                  "components (fixed N(0, I) centres)")
-    noise_spread: float = Field(0.1, gt=0.0, le=10.0, description="mixture noise: std of each "
-                                "component around its centre")
     init: Literal["default", "dcgan", "xavier"] = "default"
-    pack: int = Field(1, ge=1, le=16, description="PacGAN: samples per D input")
-    conditional: Literal["none", "projection", "acgan"] = Field(
-        "none", description="class-conditional G and D for labelled data: a projection D or an "
-        "auxiliary classifier D (AC-GAN)")
     g: dict[str, Any] = Field(default_factory=dict)
     d: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check_options(self) -> ModelConfig:
+    def _check_options(self) -> ModelFamilyConfig:
         from gankit.models import MODELS
 
         self.g = _validate_options(MODELS, self.arch, self.g, "g_options", "model.g")
@@ -80,33 +71,9 @@ class ModelConfig(StrictModel):
         return self
 
 
-class LossConfig(StrictModel):
-    """The adversarial loss and its regularisers."""
+class ScheduleConfig(StrictModel):
+    """A learning-rate decay to 0 at the last step (a ``LambdaLR`` schedule)."""
 
-    name: str = "ns"
-    gp_weight: float = Field(0.0, ge=0.0, le=1e6)
-    r1_gamma: float = Field(0.0, ge=0.0, le=1e6,
-                            description="R1 penalty γ: γ/2 · E‖∇D(real)‖² (0 = off)")
-    class_weight: float = Field(1.0, ge=0.0, le=1e6, description="AC-GAN: weight of the class "
-                                "cross-entropy in both players' losses")
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        from gankit.losses import LOSSES
-
-        LOSSES.get(name)
-        return name
-
-
-class OptimConfig(StrictModel):
-    """Adam settings for G and D, and how many D steps come before each G step."""
-
-    g_lr: float = Field(2e-4, gt=0.0, le=1.0)
-    d_lr: float = Field(2e-4, gt=0.0, le=1.0)
-    beta1: float = Field(0.5, ge=0.0, lt=1.0)
-    beta2: float = Field(0.999, ge=0.0, lt=1.0)
-    d_steps: int = Field(1, ge=1, le=100)
     lr_decay: Literal["none", "linear", "cosine"] = Field(
         "none", description="learning-rate decay to 0 at train.steps, from lr_decay_start on")
     lr_decay_start: float = Field(0.0, ge=0.0, lt=1.0, description="share of train.steps "
@@ -114,11 +81,10 @@ class OptimConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    """Length of training and how often to log, sample and checkpoint."""
+    """Length of training and how often to log, draw pictures and checkpoint."""
 
     steps: int = Field(2000, ge=1, le=MAX_STEPS)
     batch_size: int = Field(64, ge=1, le=65536)
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
     log_every: int = Field(50, ge=1, le=MAX_STEPS)
     sample_every: int = Field(500, ge=1, le=MAX_STEPS)
     checkpoint_every: int = Field(1000, ge=1, le=MAX_STEPS)
@@ -127,14 +93,20 @@ class TrainConfig(StrictModel):
     amp: Literal["off", "bf16", "auto"] = Field(
         "off", description="bf16 autocast of the networks' forwards; auto = bf16 where the "
         "device runs it natively (CUDA, or a CPU with AVX512-BF16/AMX), else off")
-    sample_grid: int = Field(64, ge=1, le=1024)
-    final_grid: int = Field(400, ge=1, le=4096)
 
     @field_validator("amp", mode="before")
     @classmethod
     def _yaml_off(cls, value: object) -> object:
         """YAML reads a bare ``off`` (as in ``--set train.amp=off``) as false."""
         return "off" if value is False else value
+
+
+class GenerativeTrainConfig(TrainConfig):
+    """Training settings of recipes that generate samples: an EMA copy and sample grids."""
+
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    sample_grid: int = Field(64, ge=1, le=1024)
+    final_grid: int = Field(400, ge=1, le=4096)
 
 
 class EvalConfig(StrictModel):
@@ -147,28 +119,21 @@ class EvalConfig(StrictModel):
         "labelled images")
 
 
-class RunConfig(StrictModel):
-    """Everything that defines a run."""
+#: the version of the config.yaml layout that this code writes
+CONFIG_VERSION = 2
 
+
+class RunConfig(StrictModel):
+    """What every run has; each recipe's own config (``Recipe.Config``) adds its sections."""
+
+    config_version: int = Field(CONFIG_VERSION, ge=1, le=CONFIG_VERSION)
     preset: str | None = None
     description: str = ""
     recipe: str = "gan"
     seed: int = Field(0, ge=0, lt=2**63)
     device: str = "cpu"
     data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    loss: LossConfig = Field(default_factory=LossConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-
-    @field_validator("recipe")
-    @classmethod
-    def _known_recipe(cls, name: str) -> str:
-        from gankit.recipes import RECIPES
-
-        RECIPES.get(name)
-        return name
 
     @field_validator("device")
     @classmethod
@@ -176,16 +141,6 @@ class RunConfig(StrictModel):
         if device not in ("cpu", "cuda", "auto", "mps") and not device.startswith("cuda:"):
             raise ValueError("device must be cpu, cuda, cuda:N, mps or auto")
         return device
-
-    @model_validator(mode="after")
-    def _batch_fits_packs(self) -> RunConfig:
-        if self.train.batch_size % self.model.pack:
-            raise ValueError(f"train.batch_size ({self.train.batch_size}) must be a multiple of "
-                             f"model.pack ({self.model.pack})")
-        if self.model.pack > 1 and self.model.conditional != "none":
-            raise ValueError("model.pack cannot be combined with model.conditional; set one of "
-                             "them back to its default")
-        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -283,14 +238,45 @@ def parse_assignment(text: str) -> dict[str, Any]:
     return out
 
 
+def recipe_config(doc: dict[str, Any]) -> type[RunConfig]:
+    """The config model of the recipe that ``doc`` names (``gan`` when it names none)."""
+    from gankit.recipes import RECIPES
+
+    name = doc.get("recipe", "gan")
+    if not isinstance(name, str):
+        raise GankitError(f"Invalid setting 'recipe': must be a recipe name (got {name!r}).")
+    return RECIPES.get(name).Config
+
+
 def validate(doc: dict[str, Any]) -> RunConfig:
-    """Validate a raw dictionary, turning pydantic's report into one clear sentence."""
+    """Validate a raw dictionary with its recipe's config model, as one clear sentence."""
     if not isinstance(doc, dict):
         raise GankitError("A config must be a mapping of settings.")
     try:
-        return RunConfig.model_validate(doc)
+        return recipe_config(doc).model_validate(doc)
     except ValidationError as err:
         raise GankitError(describe_validation_error(err)) from None
+
+
+def migrate(doc: dict[str, Any]) -> dict[str, Any]:
+    """A run folder's ``config.yaml`` of an earlier layout, in today's layout.
+
+    Layout 1 (before ``config_version``) gave every recipe the GAN's sections: the VAE's
+    config also held ``loss``, ``optim.d_lr``/``d_steps`` and ``model.pack``/``conditional``/
+    ``noise*``, which never applied to it, and called its learning rate ``optim.g_lr``.
+    """
+    doc = copy.deepcopy(doc)
+    if doc.get("config_version", 1) == 1 and doc.get("recipe") == "vae":
+        doc.pop("loss", None)
+        optim = doc.get("optim", {})
+        if "g_lr" in optim:
+            optim["lr"] = optim.pop("g_lr")
+        for key in ("d_lr", "d_steps"):
+            optim.pop(key, None)
+        for key in ("pack", "conditional", "noise", "noise_components", "noise_spread"):
+            doc.get("model", {}).pop(key, None)
+    doc["config_version"] = CONFIG_VERSION
+    return doc
 
 
 def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
@@ -331,12 +317,29 @@ def build_config(
     if name:
         doc = load_preset(name)
         doc["preset"] = name
-    doc = deep_merge(doc, file_doc)
     overrides = overrides or {}
+    recipe = overrides.get("recipe", file_doc.get("recipe", doc.get("recipe", "gan")))
+    if recipe != doc.get("recipe", "gan"):  # the preset's settings for another recipe
+        doc = fit_to(recipe_config({"recipe": recipe}), {**doc, "recipe": recipe})
+    doc = deep_merge(doc, file_doc)
     doc = _drop_stale_options(doc, overrides, "data", "name", ("options",))
     doc = _drop_stale_options(doc, overrides, "model", "arch", ("g", "d"))
     doc = deep_merge(doc, overrides)
     return validate(doc)
+
+
+def fit_to(model: type[StrictModel], doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without the keys ``model`` has no field for (recursively into sections)."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            continue
+        sub = field.annotation
+        if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, StrictModel):
+            value = fit_to(sub, value)
+        out[key] = value
+    return out
 
 
 def _drop_stale_options(doc: dict[str, Any], overrides: dict[str, Any], section: str, key: str,

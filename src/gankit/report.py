@@ -23,8 +23,7 @@ __all__ = ["REPORT_FILE", "read_metrics", "sample_images", "write_report"]
 
 REPORT_FILE = "report.html"
 METRICS_FILE = "metrics.jsonl"
-FINAL_PICTURES = ("grid_final.png", "scatter_final.png")  # images / 2-D points
-SUMMARY_KEYS = ("step", "d_loss", "g_loss", "d_acc", "img_per_s", "elapsed_s")
+SUMMARY_KEYS = ("step", "img_per_s", "elapsed_s")
 _STEP_FILE = re.compile(r"step_(\d+)\.png")
 
 CSS = """
@@ -145,13 +144,11 @@ def _summary(records: list[dict[str, Any]], config: dict[str, Any]) -> list[tupl
         rows.append(("steps done", f"{done} / {planned}" if planned else done))
     elif planned:
         rows.append(("steps planned", str(planned)))
-    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
-        last = _last(records, key)
+    for scalar in recipe_scalars(config):
+        last = _last(records, scalar.key) if scalar.progress else None
         if last is not None:
-            rows.append((f"last {label}", _fmt(last[0])))
-    acc = _last(records, "d_acc")
-    if acc is not None:
-        rows.append(("last D accuracy", f"{acc[0] * 100:.1f} %"))
+            value = f"{last[0] * 100:.1f} %" if scalar.kind == "share" else _fmt(last[0])
+            rows.append((f"last {scalar.label}", value))
     speed = _last(records, "img_per_s")
     if speed is not None:
         rows.append(("images / s", f"{speed[0]:,.0f}" if speed[0] >= 100 else _fmt(speed[0])))
@@ -161,12 +158,22 @@ def _summary(records: list[dict[str, Any]], config: dict[str, Any]) -> list[tupl
     return rows
 
 
-def _other_metrics(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+def recipe_scalars(config: dict[str, Any]) -> tuple[Any, ...]:
+    """The scalars the run's recipe declares (none when the recipe is unknown here)."""
+    from gankit.recipes import RECIPES
+
+    name = config.get("recipe", "gan")
+    return RECIPES.get(name).scalars if isinstance(name, str) and name in RECIPES else ()
+
+
+def _other_metrics(records: list[dict[str, Any]],
+                   config: dict[str, Any]) -> list[tuple[str, str, str]]:
     """``(key, last value, step)`` of every numeric key not in the summary, in first-seen order."""
+    shown = set(SUMMARY_KEYS) | {s.key for s in recipe_scalars(config) if s.progress}
     keys: dict[str, None] = {}
     for record in records:
         for key, value in record.items():
-            if key not in SUMMARY_KEYS and _number(value) is not None:
+            if key not in shown and _number(value) is not None:
                 keys.setdefault(key, None)
     rows = []
     for key in keys:
@@ -208,7 +215,7 @@ def write_report(run_dir: str | Path) -> Path:
         "</head><body>",
         f"<h1>{esc(title)}</h1>",
     ]
-    facts = [f"preset {preset}" if preset else "no preset"]
+    facts = [f"preset {preset}" if preset else "no preset", f"recipe {config.get('recipe', 'gan')}"]
     for section, key in (("data", "name"), ("model", "arch"), ("loss", "name")):
         value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
         if value is not None:
@@ -219,7 +226,7 @@ def write_report(run_dir: str | Path) -> Path:
     parts.append("<h2>Summary</h2>")
     parts.append(_table(summary) if summary else "<p>No metrics logged yet.</p>")
 
-    others = _other_metrics(records)
+    others = _other_metrics(records, config)
     if others:
         parts.append("<h2>Other metrics</h2>")
         parts.append(_table(others, header=("metric", "last value", "at step")))
@@ -237,10 +244,10 @@ def write_report(run_dir: str | Path) -> Path:
     if (run_dir / "eval.md").is_file():
         text = (run_dir / "eval.md").read_text(encoding="utf-8", errors="replace")
         parts += ["<h2>Evaluation (gankit eval)</h2>", f"<pre>{esc(text)}</pre>"]
-    finals = [name for name in FINAL_PICTURES if (run_dir / name).is_file()]
+    finals = sorted(p.name for p in run_dir.glob("*_final.png") if p.is_file())
     if finals:
-        parts.append("<h2>Final samples</h2>")
-        parts += [_img(name, "final samples") for name in finals]
+        parts.append("<h2>Final pictures</h2>")
+        parts += [_img(name, name.removesuffix(".png").replace("_", " ")) for name in finals]
 
     samples = sample_images(run_dir)
     if samples:

@@ -16,12 +16,14 @@ from gankit.config import RunConfig
 from gankit.errors import GankitError
 from gankit.fileio import write_npz_stream
 from gankit.models import DataSpec
+from gankit.pictures import class_rows
 from gankit.recipes import RECIPES, Recipe
 from gankit.recipes.base import balanced_labels
+from gankit.recipes.capabilities import C, SamplesFromNoise, require
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
-from gankit.training.hooks import class_rows
-from gankit.training.trainer import load_modules, resolve_device
+from gankit.training.state import load_networks
+from gankit.training.trainer import resolve_device
 from gankit.viz import save_image_grid, save_scatter
 
 
@@ -35,8 +37,18 @@ class Run:
 
     @property
     def num_classes(self) -> int:
-        """Classes the generator is conditioned on (0 for an unconditional run)."""
-        return self.recipe.num_classes
+        """Classes the generator is conditioned on (0 for a run that has none)."""
+        return getattr(self.recipe, "num_classes", 0)
+
+    def capability(self, kind: type[C], command: str = "This command") -> C:
+        """The run's recipe as ``kind`` (:mod:`gankit.recipes.capabilities`), or a clear
+        refusal when its recipe cannot do that."""
+        return require(self.recipe, kind, command, str(self.path))
+
+    @property
+    def generator(self) -> SamplesFromNoise:
+        """The recipe as a sampler from noise (refused for recipes that are not)."""
+        return self.capability(SamplesFromNoise, "Sampling")
 
     def labels_for(self, n: int, labels: int | torch.Tensor | None) -> torch.Tensor | None:
         """Check and expand requested classes: one class for all, one per sample, or balanced."""
@@ -69,12 +81,13 @@ class Run:
                       ) -> Iterator[torch.Tensor]:
         """The samples of :meth:`sample`, ``batch_size`` at a time (the same values)."""
         check_count(n)
+        sampler = self.generator
         classes = self.labels_for(n, labels)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         for start in range(0, n, batch_size):
-            z = self.recipe.noise(min(batch_size, n - start), gen)
+            z = sampler.noise(min(batch_size, n - start), gen)
             part = None if classes is None else classes[start : start + len(z)].to(z.device)
-            yield self.recipe.generate(z, use_ema=use_ema, labels=part).float().cpu()
+            yield sampler.generate(z, use_ema=use_ema, labels=part).float().cpu()
 
     def check_memory(self, n: int) -> None:
         """Refuse ``n`` samples at once when they would not fit in half the free memory."""
@@ -179,5 +192,5 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     if found is None:
         raise GankitError(f"Run folder {str(path)!r} has no checkpoint yet; train it first.")
     step, state, _ = found
-    load_modules(recipe, state, path)
+    load_networks(recipe, state, path)
     return Run(path, cfg, spec, facts, recipe, step)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +20,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
+from gankit.data.ranges import to_unit
 from gankit.fileio import atomic_write_bytes
 
 _MAX_POINTS = 5000  # points drawn per scatter layer; more only slow the plot down
 
 
 # ---------------------------------------------------------------- image grids
-
-
-def to_unit(images: torch.Tensor, normalize: str) -> torch.Tensor:
-    """Map images from the data range (``"symmetric"`` = [-1, 1], ``"unit"`` = [0, 1]) to [0, 1].
-
-    The result is a detached float tensor, clamped to [0, 1].
-    """
-    x = images.detach().float()
-    if normalize == "symmetric":
-        x = (x + 1.0) / 2.0
-    elif normalize != "unit":
-        raise ValueError(f"normalize must be 'symmetric' or 'unit', not {normalize!r}")
-    return x.clamp(0.0, 1.0)
 
 
 def make_grid(
@@ -243,71 +232,71 @@ def _draw(ax: Any, x: np.ndarray, y: np.ndarray, colour: str, label: str) -> Any
     return line
 
 
-def save_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
-    """Plot G and D loss (or a VAE's loss terms; left axis) and D accuracy in % (right axis)
-    against step as a PNG.
+_COLOURS = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+            "tab:olive", "tab:cyan")
 
-    Long series are drawn faint with a smoothed line on top; a dotted line marks 50 % accuracy.
+
+def save_curves(records: list[dict[str, Any]], path: str | Path,
+                scalars: Sequence[Any] = ()) -> Path:
+    """Plot the logged scalars against step as a PNG: one panel per group of the recipe's
+    declared ``scalars`` (:class:`gankit.recipes.base.Scalar`), values on the left axis and
+    shares (accuracies) in per cent on the right one.
+
+    Long series are drawn faint with a smoothed line on top; a dotted line marks 50 %.
     Missing keys and non-finite values are skipped; with no data the figure says so.
     """
-    fig = new_figure(8.0, 4.5)
-    ax = fig.add_subplot()
-    handles = []
-    all_losses = []
-    all_steps = [_series(records, key)[0] for key in ("g_loss", "d_loss", "d_acc", "loss")]
-    for key, colour, label in (
-        ("g_loss", "tab:blue", "G loss"),
-        ("d_loss", "tab:orange", "D loss"),
-        ("loss", "tab:red", "loss"),  # recipes without a game (the VAE)
-        ("recon", "tab:purple", "reconstruction"),
-        ("kl", "tab:brown", "KL"),
-    ):
-        x, y = _series(records, key)
-        if len(x):
-            handles.append(_draw(ax, x, y, colour, label))
-            all_losses.append(y)
-    x, y = _series(records, "d_acc")
-    if len(x) or not all_losses:
-        acc_ax = ax.twinx()
-        if len(x):
-            handles.append(_draw(acc_ax, x, 100.0 * y, "tab:green", "D accuracy (%)"))
-        acc_ax.axhline(50.0, color="tab:green", ls=":", lw=1.0, alpha=0.8)
-        acc_ax.set_ylim(-2.0, 102.0)
-        acc_ax.set_ylabel("D accuracy (%)")
+    groups: dict[str, list[Any]] = {}
+    for scalar in scalars:
+        if len(_series(records, scalar.key)[0]):
+            groups.setdefault(scalar.group, []).append(scalar)
+    panels = list(groups.items()) or [("training", [])]
+    fig = new_figure(8.0, 4.5 if len(panels) == 1 else 3.2 * len(panels))
+    for i, (name, members) in enumerate(panels):
+        ax = fig.add_subplot(len(panels), 1, i + 1)
+        _draw_panel(ax, records, members)
+        if len(panels) > 1:
+            ax.set_title(name, fontsize=10, loc="left")
+    return save_figure(fig, path)
 
-    if all_losses:
-        losses = np.concatenate(all_losses)
-        if len(losses) >= _SMOOTH_FROM:  # keep a few spikes from flattening everything else
-            lo, hi = np.percentile(losses, [0.5, 99.5])
+
+def _draw_panel(ax: Any, records: list[dict[str, Any]], members: list[Any]) -> None:
+    """One panel of :func:`save_curves`: its values on the left axis, shares on the right."""
+    handles, values, steps = [], [], []
+    shares = [m for m in members if m.kind == "share"]
+    for colour, member in zip(_COLOURS, [m for m in members if m.kind != "share"],
+                              strict=False):
+        x, y = _series(records, member.key)
+        handles.append(_draw(ax, x, y, colour, member.label))
+        values.append(y)
+        steps.append(x)
+    if shares:
+        share_ax = ax.twinx()
+        for member in shares:
+            x, y = _series(records, member.key)
+            handles.append(_draw(share_ax, x, 100.0 * y, "tab:green", f"{member.label} (%)"))
+            steps.append(x)
+        share_ax.axhline(50.0, color="tab:green", ls=":", lw=1.0, alpha=0.8)
+        share_ax.set_ylim(-2.0, 102.0)
+        share_ax.set_ylabel(" / ".join(f"{m.label} (%)" for m in shares))
+    if values:
+        flat = np.concatenate(values)
+        if len(flat) >= _SMOOTH_FROM:  # keep a few spikes from flattening everything else
+            lo, hi = np.percentile(flat, [0.5, 99.5])
             pad = 0.08 * max(hi - lo, 1e-6)
             ax.set_ylim(lo - pad, hi + pad)
-    else:
-        ax.text(
-            0.5,
-            0.5,
-            "no losses logged yet",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            color="grey",
-        )
+    elif not shares:
+        ax.text(0.5, 0.5, "nothing logged yet", transform=ax.transAxes, ha="center",
+                va="center", color="grey")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_ylabel("value" if len(values) != 1 else handles[0].get_label())
     ax.grid(True, alpha=0.25)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    steps = np.concatenate(all_steps)
-    if len(steps) and steps.max() - steps.min() < 2:  # one step: no fractional step ticks
-        ax.set_xlim(steps.min() - 1, steps.max() + 1)
+    all_steps = np.concatenate(steps) if steps else np.zeros(0)
+    if len(all_steps) and all_steps.max() - all_steps.min() < 2:  # one step: whole ticks
+        ax.set_xlim(all_steps.min() - 1, all_steps.max() + 1)
     if handles:  # above the plot, where it cannot hide any line
-        ax.legend(
-            handles=handles,
-            loc="lower center",
-            bbox_to_anchor=(0.5, 1.0),
-            ncol=3,
-            fontsize=9,
-            frameon=False,
-        )
-    return save_figure(fig, path)
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4,
+                  fontsize=9, frameon=False)
 
 
 EVAL_CURVES = "eval_curves.png"

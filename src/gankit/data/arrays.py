@@ -15,13 +15,9 @@ import numpy as np
 import torch
 
 from gankit.config import DataConfig
+from gankit.data import ranges
 from gankit.data.base import DATASETS, Dataset, DataSource, NoOptions
-from gankit.data.transforms import (
-    center_crop_square,
-    resize_images,
-    scale_unit_images,
-    to_channels,
-)
+from gankit.data.transforms import center_crop_square, resize_images, to_channels
 from gankit.errors import GankitError
 
 SHAPES = "(N, H, W), (N, H, W, C), (N, C, H, W) with C in {1, 3}, or (N, D) points"
@@ -87,7 +83,7 @@ def to_unit(a: np.ndarray, path: Path) -> torch.Tensor:
                 f"Float images in {str(path)!r} span [{lo:.3g}, {hi:.3g}]; "
                 "scale them to [0, 1] or [-1, 1]."
             )
-        return (x + 1.0) / 2.0
+        return ranges.to_unit(x, "symmetric", clamp=False)
     if hi > 1 + _TOL:
         raise GankitError(
             f"Float images in {str(path)!r} span [{lo:.3g}, {hi:.3g}]; scale them "
@@ -150,7 +146,7 @@ def load_arrays(cfg: DataConfig, options: NoOptions) -> Dataset:
         x = resize_images(center_crop_square(x).contiguous(), cfg.image_size)
     return Dataset(
         name="arrays",
-        x=scale_unit_images(x, cfg.normalize),
+        x=ranges.from_unit(x, cfg.normalize),
         kind="image",
         normalize=cfg.normalize,
         labels=labels,

@@ -14,6 +14,8 @@ from gankit.registry import Registry
 
 if TYPE_CHECKING:
     from gankit.config import DataConfig
+    from gankit.data.sampler import Augment, Sampler
+    from gankit.training.distributed import World
 
 
 class NoOptions(StrictModel):
@@ -41,6 +43,18 @@ class Dataset:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
+
+    def fields(self) -> dict[str, torch.Tensor]:
+        """The named tensors a batch holds: ``x``, and ``labels`` when the data has them."""
+        return {"x": self.x} if self.labels is None else {"x": self.x, "labels": self.labels}
+
+    def sampler(self, batch_size: int, seed: int, world: World, device: torch.device,
+                augment: Augment | None = None) -> Sampler:
+        """Mini-batches of :meth:`fields`, moved to ``device`` once."""
+        from gankit.data.sampler import TensorSampler
+
+        fields = {k: v.to(device) for k, v in self.fields().items()}
+        return TensorSampler(fields, batch_size, seed, world.rank, world.size, augment)
 
     @property
     def num_classes(self) -> int:

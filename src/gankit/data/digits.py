@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from gankit.config import DataConfig
 from gankit.data.base import DATASETS, Dataset, DataSource, NoOptions
-from gankit.data.transforms import resize_images, scale_unit_images
+from gankit.data.ranges import from_unit
+from gankit.data.transforms import resize_images
 
 
 def load_digits(cfg: DataConfig, options: BaseModel) -> Dataset:
@@ -19,7 +20,7 @@ def load_digits(cfg: DataConfig, options: BaseModel) -> Dataset:
         x = resize_images(x, cfg.image_size)
     return Dataset(
         name="digits",
-        x=scale_unit_images(x, cfg.normalize),
+        x=from_unit(x, cfg.normalize),
         kind="image",
         normalize=cfg.normalize,
         labels=torch.from_numpy(bunch.target).long(),

@@ -3,10 +3,11 @@
 Labels: when there are at least two first-level sub-folders and every image lives under one, the
 sub-folder name is the class (class names sorted); otherwise the data set has no labels. Hidden
 files and folders (name starting with ".") are ignored. Unreadable files are skipped with one
-warning. Channels: ``data.channels``, else 1 if every image is greyscale, else 3 (alpha is
-composited over black). Size: with ``data.image_size`` each image is centre-cropped to a square
-and resized with Pillow's (antialiased) bicubic filter; without it all images must share one
-square size.
+warning. Pixels are read by :func:`gankit.data.pixels.image_pixels` (16-bit grey scaled by
+its bit depth, palettes applied, transparency composited over black). Channels:
+``data.channels``, else 1 if every image is greyscale, else 3. Size: with ``data.image_size``
+each image is centre-cropped to a square and resized with Pillow's (antialiased) bicubic
+filter; without it all images must share one square size.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from PIL import Image
 
 from gankit.config import DataConfig
 from gankit.data.base import DATASETS, Dataset, DataSource, NoOptions
-from gankit.data.transforms import scale_unit_images
+from gankit.data.pixels import image_pixels
+from gankit.data.ranges import from_unit
 from gankit.errors import GankitError
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
-GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
 PROGRESS_OVER = 2_000
 _READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
@@ -38,35 +39,6 @@ def find_images(root: Path) -> list[Path]:
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
-
-
-def is_grey(im: Image.Image) -> bool:
-    """Whether ``im`` is greyscale by mode, or a palette image whose colours are all grey."""
-    if im.mode in GREY_MODES:
-        return True
-    if im.mode != "P" or "transparency" in im.info:
-        return False
-    pal = np.asarray(im.getpalette() or [0, 0, 1], dtype=np.uint8).reshape(-1, 3)
-    return bool((pal == pal[:, :1]).all())
-
-
-def _to_mode(im: Image.Image, mode: str) -> Image.Image:
-    """Convert to ``"L"`` or ``"RGB"``: 16-bit grey is rescaled, alpha is composited over black."""
-    if im.mode.startswith("I;16"):
-        im = Image.fromarray((np.asarray(im, dtype=np.float32) / 257.0).round().astype(np.uint8))
-    if "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (0, 0, 0, 255)), im)
-    return im.convert(mode)
-
-
-def _square(im: Image.Image, size: int) -> Image.Image:
-    w, h = im.size
-    s = min(w, h)
-    if w != h:
-        left, top = (w - s) // 2, (h - s) // 2
-        im = im.crop((left, top, left + s, top + s))
-    return im if s == size else im.resize((size, size), Image.Resampling.BICUBIC)
 
 
 def _read_all(root: Path, files: list[Path], cfg: DataConfig) -> tuple[list, list, list[str]]:
@@ -89,12 +61,7 @@ def _read_all(root: Path, files: list[Path], cfg: DataConfig) -> tuple[list, lis
                             "set data.image_size to resize them."
                         )
                 im.load()
-                mode = {1: "L", 3: "RGB"}.get(cfg.channels or 0)
-                mode = mode or ("L" if is_grey(im) else "RGB")
-                im = _to_mode(im, mode)
-                if cfg.image_size is not None:
-                    im = _square(im, cfg.image_size)
-                arrays.append(np.asarray(im, dtype=np.uint8).reshape(im.size[1], im.size[0], -1))
+                arrays.append(image_pixels(im, cfg.channels, cfg.image_size))
                 kept.append(path)
         except _READ_ERRORS:
             skipped.append(str(path.relative_to(root)))
@@ -144,7 +111,7 @@ def load_folder(cfg: DataConfig, options: NoOptions) -> Dataset:
         class_names = classes
     return Dataset(
         name="folder",
-        x=scale_unit_images(x, cfg.normalize),
+        x=from_unit(x, cfg.normalize),
         kind="image",
         normalize=cfg.normalize,
         labels=labels,

@@ -26,7 +26,8 @@ from pydantic import field_validator
 from gankit.config import DataConfig
 from gankit.console import say
 from gankit.data.base import DATASETS, Dataset, DataSource
-from gankit.data.transforms import resize_images, scale_unit_images, to_channels
+from gankit.data.ranges import from_unit
+from gankit.data.transforms import resize_images, to_channels
 from gankit.errors import GankitError
 from gankit.options import StrictModel
 
@@ -236,7 +237,7 @@ def load_idx(spec: IdxSpec, cfg: DataConfig, options: IdxOptions) -> Dataset:
         x = resize_images(x, cfg.image_size)
     return Dataset(
         name=spec.name,
-        x=scale_unit_images(x, cfg.normalize),
+        x=from_unit(x, cfg.normalize),
         kind="image",
         normalize=cfg.normalize,
         labels=torch.from_numpy(labels.astype(np.int64)),

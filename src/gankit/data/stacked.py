@@ -15,7 +15,8 @@ from pydantic import Field
 from gankit.config import DataConfig
 from gankit.data.base import DATASETS, Dataset, DataSource
 from gankit.data.idx import MNIST, IdxOptions, load_idx
-from gankit.data.transforms import resize_images, scale_unit_images
+from gankit.data.ranges import from_unit
+from gankit.data.transforms import resize_images
 from gankit.errors import GankitError
 
 NUM_MODES = 1000
@@ -54,7 +55,7 @@ def load_stacked(cfg: DataConfig, options: StackedOptions) -> Dataset:
     source = mnist.x  # resized and scaled before stacking: the big tensor is made only once
     if cfg.image_size and cfg.image_size != 28:
         source = resize_images(source, cfg.image_size)
-    source = scale_unit_images(source, cfg.normalize)[:, 0]
+    source = from_unit(source, cfg.normalize)[:, 0]
     indices = draw_indices(options.n_samples, len(mnist), options.seed)
     return Dataset(
         name="stacked-mnist",

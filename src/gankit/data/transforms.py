@@ -1,15 +1,9 @@
-"""Small tensor transforms shared by the image sources."""
+"""Small tensor transforms shared by the image sources (data ranges: :mod:`.ranges`)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-
-def scale_unit_images(x: torch.Tensor, normalize: str) -> torch.Tensor:
-    """Map images in [0, 1] to the range a config asks for: [-1, 1] or [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return x * 2.0 - 1.0 if normalize == "symmetric" else x
 
 
 def resize_images(x: torch.Tensor, size: int) -> torch.Tensor:

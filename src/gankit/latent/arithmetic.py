@@ -26,6 +26,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_bytes, atomic_write_text
 from gankit.latent.animate import enlarge, grid_array
@@ -44,7 +45,6 @@ from gankit.latent.directions import (
 from gankit.latent.output import with_suffix
 from gankit.latent.render import device_of, one_hot, render, require_images
 from gankit.run import Run
-from gankit.viz import to_unit
 
 CHOICES: tuple[str, ...] = (*ATTRIBUTES, "class")
 DEFAULT_STRENGTH = {"attribute": 3.0, "class": 2.0, "class-conditional": 1.0}
@@ -223,7 +223,7 @@ def _class_grid(run: Run, target: int | None, source: int | None, strength: floa
         alphas = torch.linspace(0.0, top, columns)
         others = [c for c in range(k) if c != target] if source is None else [source]
         src = torch.tensor([others[i % len(others)] for i in range(bases)])
-        z = run.recipe.noise(bases, gen).float()
+        z = run.generator.noise(bases, gen).float()
         a_code, b_code = one_hot(src, k), one_hot(torch.full((bases,), target), k)
         columns_x = [render(run, z, (1 - float(t)) * a_code + float(t) * b_code, use_ema)
                      for t in alphas]

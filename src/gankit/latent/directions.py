@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.latent.attributes import ATTRIBUTES, measure
 from gankit.latent.render import device_of, one_hot, render, require_images
 from gankit.run import Run
-from gankit.viz import to_unit
 
 Classifier = Callable[[torch.Tensor], torch.Tensor]  # images in [0, 1] → class indices
 METHODS = ("regression", "quantile")
@@ -74,7 +74,7 @@ def draw_samples(run: Run, n: int, gen: torch.Generator, use_ema: bool,
           labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None,
                                                        torch.Tensor]:
     """``n`` codes (CPU), their class labels (conditional runs: balanced) and images."""
-    z = run.recipe.noise(n, gen).float().cpu()
+    z = run.generator.noise(n, gen).float().cpu()
     labels = run.labels_for(n, labels) if run.num_classes else None
     images = render(run, z.to(device_of(run)), class_codes(run, labels), use_ema)
     return z, labels, images

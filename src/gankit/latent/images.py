@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from gankit.data.transforms import scale_unit_images
+from gankit.data.pixels import image_pixels
+from gankit.data.ranges import from_unit
 from gankit.errors import GankitError
 from gankit.run import Run
 
@@ -55,14 +55,15 @@ def random_dataset_indices(run: Run, count: int, seed: int, split: str = "test")
 def file_images(run: Run, paths: Sequence[str | Path]) -> RealImages:
     """Image files converted to the run's channels, size and range (centre crop, bicubic).
 
-    Ink is taken to be bright, as in MNIST; transparent pixels become black.
+    Pixels are read by :func:`gankit.data.pixels.image_pixels`, as the folder data source reads
+    them: ink is taken to be bright, as in MNIST, and transparent pixels become black.
     """
     channels, height, width = run.spec.sample_shape
     if height != width:
         raise GankitError(f"Image files can only be fitted to square images; the run's images "
                           f"are {height}×{width}.")
     tensors = [_read(Path(p), channels, width) for p in paths]
-    x = scale_unit_images(torch.stack(tensors), run.spec.normalize)
+    x = from_unit(torch.stack(tensors), run.spec.normalize)
     return RealImages(x, None, "image files", [Path(p).name for p in paths])
 
 
@@ -73,30 +74,10 @@ def _read(path: Path, channels: int, side: int) -> torch.Tensor:
     try:
         with Image.open(path) as im:
             im.load()
-            pixels = _to_mode(im, "L" if channels == 1 else "RGB")
+            pixels = image_pixels(im, channels, side)
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError,
             Image.DecompressionBombError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise GankitError(f"Image file {str(path)!r} cannot be read as an image ({reason}); "
                           "give a PNG, JPEG or other image file.") from None
-    w, h = pixels.size
-    s = min(w, h)
-    left, top = (w - s) // 2, (h - s) // 2
-    pixels = pixels.crop((left, top, left + s, top + s))
-    if s != side:
-        pixels = pixels.resize((side, side), Image.Resampling.BICUBIC)
-    arr = np.asarray(pixels, dtype=np.float32) / 255.0
-    t = torch.from_numpy(arr.copy())
-    return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
-
-
-def _to_mode(im: Image.Image, mode: str) -> Image.Image:
-    """``im`` as 8-bit ``L`` or ``RGB`` (16-bit grey rescaled, transparency over black)."""
-    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        im = Image.fromarray((arr.clip(0, top) / top * 255.0).round().astype(np.uint8))
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (0, 0, 0, 255)), im)
-    return im.convert(mode)
+    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)

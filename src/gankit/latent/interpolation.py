@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.latent.animate import enlarge, grid_array, save_gif, save_png
 from gankit.latent.images import RealImages
@@ -20,7 +21,6 @@ from gankit.latent.paths import MODES, interpolation_path
 from gankit.latent.projection import Projection, project
 from gankit.latent.render import device_of, one_hot, render, require_images
 from gankit.run import Run
-from gankit.viz import to_unit
 
 Between = Literal["random", "classes", "images"]
 BETWEEN: tuple[str, ...] = ("random", "classes", "images")
@@ -130,12 +130,12 @@ def interpolate(run: Run, between: Between = "random", mode: str = "both", steps
     k = run.num_classes
     ends = projection = None
     if between == "random":
-        z_a, z_b = run.recipe.noise(rows, gen), run.recipe.noise(rows, gen)
+        z_a, z_b = run.generator.noise(rows, gen), run.generator.noise(rows, gen)
         chosen = run.labels_for(rows, labels)
         pair_classes = None if chosen is None else torch.stack([chosen, chosen], 1)
     elif between == "classes":
         pair_classes = class_pairs(run, rows, classes)
-        z_a = run.recipe.noise(rows, gen)
+        z_a = run.generator.noise(rows, gen)
         z_b = z_a
     else:
         ends, z_a, z_b, pair_classes, projection = _projected_ends(

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.latent.render import device_of, one_hot, render
+from gankit.recipes.capabilities import Encodes
 from gankit.run import Run
 
 
@@ -40,9 +42,9 @@ class Projection:
         return float(self.error.mean())
 
 
-def _unit(x: torch.Tensor, normalize: str) -> torch.Tensor:
-    """Data range → [0, 1] without clamping (keeps gradients everywhere)."""
-    return (x + 1.0) / 2.0 if normalize == "symmetric" else x
+def _unit(x: torch.Tensor, run: Run) -> torch.Tensor:
+    """The run's data range → [0, 1] without clamping (keeps gradients everywhere)."""
+    return to_unit(x, run.spec.normalize, clamp=False, detach=False)
 
 
 def project(run: Run, images: torch.Tensor, labels: torch.Tensor | None = None, *,
@@ -58,7 +60,7 @@ def project(run: Run, images: torch.Tensor, labels: torch.Tensor | None = None, 
                           f"{tuple(images.shape)}.")
     if labels is not None:
         labels = run.labels_for(len(images), labels)
-    if hasattr(run.recipe, "encode"):
+    if isinstance(run.recipe, Encodes):
         return _encode(run, images, labels, use_ema)
     if steps < 1 or restarts < 1:
         raise GankitError(f"Projection needs at least 1 step and 1 restart (got {steps} steps, "
@@ -71,14 +73,13 @@ def project(run: Run, images: torch.Tensor, labels: torch.Tensor | None = None, 
 def _encode(run: Run, images: torch.Tensor, labels: torch.Tensor | None,
             use_ema: bool) -> Projection:
     device = device_of(run)
-    out = run.recipe.encode(images.to(device))
-    z = (out[0] if isinstance(out, tuple | list) else out).detach().float()
+    z = run.capability(Encodes, "Projection").encode(images.to(device)).detach().float()
     codes = one_hot(labels, run.num_classes) if run.num_classes and labels is not None else None
     if run.num_classes and codes is None:
         raise GankitError("Projecting with an encoder on a conditional run needs the images' "
                           "classes; pass --label.")
     recon = render(run, z, codes, use_ema)
-    err = (_unit(recon, run.spec.normalize) - _unit(images.float(), run.spec.normalize))
+    err = _unit(recon, run) - _unit(images, run)
     error = err.pow(2).flatten(1).mean(1)
     return Projection(z.cpu(), labels, recon, error, error.mean()[None], "encoder")
 
@@ -92,11 +93,11 @@ def _optimise(run: Run, images: torch.Tensor, labels: torch.Tensor | None, steps
     per_image = classes.shape[1] * restarts  # candidates per image: classes × random starts
     cand_labels = classes.repeat_interleave(restarts, dim=1).reshape(-1).to(device)
     gen = torch.Generator().manual_seed(seed)
-    z = run.recipe.noise(n * per_image, gen).detach().clone().float().to(device)
+    z = run.generator.noise(n * per_image, gen).detach().clone().float().to(device)
     z.requires_grad_(True)
-    target = _unit(images.float(), run.spec.normalize).to(device).repeat_interleave(per_image, 0)
-    net = run.recipe.generator(use_ema)
-    noise_kind = run.config.model.noise
+    target = _unit(images, run).to(device).repeat_interleave(per_image, 0)
+    net = run.generator.generator(use_ema)
+    noise_kind = run.generator.latent_kind
     dim = z.shape[1]
     was_training, flags = net.training, [p.requires_grad for p in net.parameters()]
     net.eval()
@@ -106,7 +107,7 @@ def _optimise(run: Run, images: torch.Tensor, labels: torch.Tensor | None, steps
 
     def errors() -> torch.Tensor:
         out = net(z, cand_labels) if k else net(z)
-        return (_unit(out.float(), run.spec.normalize) - target).pow(2).flatten(1).mean(1)
+        return (_unit(out, run) - target).pow(2).flatten(1).mean(1)
 
     try:
         for step in tqdm(range(steps + 1), desc="projecting", unit="step", leave=False,
@@ -136,6 +137,6 @@ def _optimise(run: Run, images: torch.Tensor, labels: torch.Tensor | None, steps
             p.requires_grad_(flag)
     codes = one_hot(chosen, k) if k else None
     recon = render(run, z_best.to(device), codes, use_ema)
-    error = (_unit(recon, run.spec.normalize) - _unit(images.float(), run.spec.normalize))
+    error = _unit(recon, run) - _unit(images, run)
     error = error.pow(2).flatten(1).mean(1)
     return Projection(z_best, chosen, recon, error, torch.tensor(history), "optimise")

@@ -13,7 +13,7 @@ from gankit.run import Run
 
 def device_of(run: Run) -> torch.device:
     """The device the run's generator lives on."""
-    net = run.recipe.generator(True)
+    net = run.generator.generator(True)
     param = next(net.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
 
@@ -43,7 +43,7 @@ def render(run: Run, z: torch.Tensor, codes: torch.Tensor | None = None, use_ema
         if codes is not None:
             raise GankitError(f"Run {str(run.path)!r} is not class-conditional; class codes need "
                               "a run trained with model.conditional=projection or acgan.")
-        parts = [run.recipe.generate(c, use_ema=use_ema).float().cpu()
+        parts = [run.generator.generate(c, use_ema=use_ema).float().cpu()
                  for c in z.split(batch_size)]
         return torch.cat(parts)
     if codes is None or codes.shape != (len(z), run.num_classes):
@@ -51,10 +51,10 @@ def render(run: Run, z: torch.Tensor, codes: torch.Tensor | None = None, use_ema
                          f"{run.num_classes})")
     labels = codes.argmax(1)
     if torch.allclose(codes.float().cpu(), one_hot(labels, run.num_classes), atol=1e-6):
-        parts = [run.recipe.generate(c, use_ema=use_ema, labels=y.to(c.device)).float().cpu()
+        parts = [run.generator.generate(c, use_ema=use_ema, labels=y.to(c.device)).float().cpu()
                  for c, y in zip(z.split(batch_size), labels.split(batch_size), strict=True)]
         return torch.cat(parts)
-    net = run.recipe.generator(use_ema)
+    net = run.generator.generator(use_ema)
     if not isinstance(net, ConditionalGenerator):
         raise GankitError(f"Mixing classes needs a generator that takes a one-hot class code; "
                           f"the generator of {str(run.path)!r} is a {type(net).__name__}.")

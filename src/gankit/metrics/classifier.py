@@ -14,9 +14,10 @@ with antialiased bilinear filtering)::
     adaptive average pool 4×4 → dense 1024→128, ReLU  (the 128-d "features")
     dropout 0.2 → dense 128→K  (logits)
 
-Training: Adam with a one-cycle learning rate (peak 3e-3), batch 128, for at least 2 epochs
-and 40,000 images seen; training sets under 10,000 images are augmented with random shifts of
-up to ``max(1, side // 14)`` pixels. Seeded (seed 0; the global RNG is left untouched).
+Training (:func:`gankit.training.supervised.fit_classifier`): Adam with a one-cycle learning
+rate (peak 3e-3), batch 128, for at least 2 epochs and 40,000 images seen; training sets under
+10,000 images are augmented with random shifts of up to ``max(1, side // 14)`` pixels. Seeded
+(seed 0; the global RNG is left untouched).
 
 The result is cached under ``<cache>/classifiers/`` (weights as safetensors, facts as JSON
 beside them), keyed by the data set, size, channels, :data:`ARCH_VERSION` and a SHA-256 of the
@@ -46,6 +47,7 @@ from gankit.data.transforms import resize_images
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_bytes, atomic_write_text
 from gankit.metrics.features import EXTRACTORS, ExtractorContext, FeatureExtractor
+from gankit.training.supervised import fit_classifier
 
 if TYPE_CHECKING:
     from gankit.config import DataConfig
@@ -188,31 +190,11 @@ def train_classifier(model: ClassifierNet, x: torch.Tensor, labels: torch.Tensor
     epochs = max(MIN_EPOCHS, math.ceil(MIN_SEEN / (per_epoch * batch)))
     steps = epochs * per_epoch
     max_shift = max(1, x.shape[-1] // 14) if n < AUGMENT_BELOW else 0
-    x, labels = x.to(device), labels.to(device)
     start = time.perf_counter()
-    fork = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork):
-        torch.manual_seed(SEED)
-        gen = torch.Generator().manual_seed(SEED)
-        model.to(device).train()
-        opt = torch.optim.Adam(model.parameters(), lr=LR)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps,
-                                                    pct_start=0.2)
-        bar = tqdm(total=steps, desc=desc, unit="step", leave=False, disable=not progress)
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen).to(device)
-            for i in range(per_epoch):
-                idx = perm[i * batch:(i + 1) * batch]
-                xb = _shift(x[idx], max_shift, gen) if max_shift else x[idx]
-                loss = F.cross_entropy(model(xb), labels[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                bar.update()
-                if i % 50 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.3f}")
-        bar.close()
+    augment = (lambda xb, gen: _shift(xb, max_shift, gen)) if max_shift else None
+    with tqdm(total=steps, desc=desc, unit="step", leave=False, disable=not progress) as bar:
+        fit_classifier(model, [{"params": model.parameters(), "lr": LR}], x, labels, steps, batch,
+                       SEED, device, bar, schedule="one-cycle", augment=augment, show_loss=True)
     model.eval().requires_grad_(False)
     return {"epochs": epochs, "steps": steps, "batch_size": batch, "max_shift": max_shift,
             "train_time_s": round(time.perf_counter() - start, 2)}

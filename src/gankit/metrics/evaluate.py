@@ -18,13 +18,13 @@ import torch
 
 from gankit.config import DataConfig, RunConfig
 from gankit.data import DATASETS, Dataset, load_dataset
+from gankit.data.ranges import to_unit
 from gankit.metrics.features import ExtractorContext, FeatureExtractor, build_extractor
 from gankit.metrics.frechet import feature_stats, frechet_distance
 from gankit.metrics.kid import kid
 from gankit.metrics.modes import kl_to_uniform, mixture_modes
 from gankit.metrics.prdc import prdc, precision_recall
 from gankit.metrics.score import classifier_score
-from gankit.viz import to_unit
 
 STACKED_MNIST = "stacked-mnist"
 
@@ -214,8 +214,8 @@ def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "protocol": {"generated": opts.num_generated,
                      "real": min(opts.num_real, len(real)), "reference": reference,
-                     "seed": opts.seed, "weights": "EMA" if opts.use_ema and
-                     any(k.endswith("_ema") for k in run.recipe.modules()) else "G",
+                     "seed": opts.seed,
+                     "weights": "EMA" if opts.use_ema and run.generator.has_ema else "G",
                      "kid": {"subsets": opts.kid_subsets, "subset_size": opts.kid_subset_size,
                              "kernel": "(x·y/d + 1)^3"},
                      "precision_recall_k": opts.pr_k, "density_coverage_k": opts.dc_k,

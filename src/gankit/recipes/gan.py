@@ -12,26 +12,105 @@ class with a cross-entropy that both players minimise (acgan).
 
 from __future__ import annotations
 
-import math
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from gankit.config import RunConfig
+from gankit.config import (
+    EvalConfig,
+    GenerativeTrainConfig,
+    ModelFamilyConfig,
+    RunConfig,
+    ScheduleConfig,
+)
 from gankit.errors import GankitError
 from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 from gankit.models import DataSpec, build_models
-from gankit.recipes.base import RECIPES, Batch, Recipe, balanced_labels, use_bf16
-from gankit.training.ema import make_ema, update_ema
+from gankit.options import StrictModel
+from gankit.recipes.base import RECIPES, Batch, Scalar, decay_schedule, use_bf16
+from gankit.recipes.capabilities import HasDiscriminator
+from gankit.recipes.generative import GenerativeRecipe
+
+
+class GANModelConfig(ModelFamilyConfig):
+    """G and D from a model family, the latent distribution, packing and conditioning."""
+
+    noise: Literal["gaussian", "uniform", "mixture"] = "gaussian"
+    noise_components: int = Field(64, ge=1, le=100_000, description="mixture noise: number of "
+                                  "components (fixed N(0, I) centres)")
+    noise_spread: float = Field(0.1, gt=0.0, le=10.0, description="mixture noise: std of each "
+                                "component around its centre")
+    pack: int = Field(1, ge=1, le=16, description="PacGAN: samples per D input")
+    conditional: Literal["none", "projection", "acgan"] = Field(
+        "none", description="class-conditional G and D for labelled data: a projection D or an "
+        "auxiliary classifier D (AC-GAN)")
+
+
+class LossConfig(StrictModel):
+    """The adversarial loss and its regularisers."""
+
+    name: str = "ns"
+    gp_weight: float = Field(0.0, ge=0.0, le=1e6)
+    r1_gamma: float = Field(0.0, ge=0.0, le=1e6,
+                            description="R1 penalty γ: γ/2 · E‖∇D(real)‖² (0 = off)")
+    class_weight: float = Field(1.0, ge=0.0, le=1e6, description="AC-GAN: weight of the class "
+                                "cross-entropy in both players' losses")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        LOSSES.get(name)
+        return name
+
+
+class GANOptimConfig(ScheduleConfig):
+    """Adam settings for G and D, and how many D steps come before each G step."""
+
+    g_lr: float = Field(2e-4, gt=0.0, le=1.0)
+    d_lr: float = Field(2e-4, gt=0.0, le=1.0)
+    beta1: float = Field(0.5, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    d_steps: int = Field(1, ge=1, le=100)
+
+
+class GANConfig(RunConfig):
+    """A GAN run: the shared sections plus model, loss, optim and evaluation while training."""
+
+    model: GANModelConfig = Field(default_factory=GANModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: GANOptimConfig = Field(default_factory=GANOptimConfig)
+    train: GenerativeTrainConfig = Field(default_factory=GenerativeTrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _batch_fits_packs(self) -> GANConfig:
+        if self.train.batch_size % self.model.pack:
+            raise ValueError(f"train.batch_size ({self.train.batch_size}) must be a multiple of "
+                             f"model.pack ({self.model.pack})")
+        if self.model.pack > 1 and self.model.conditional != "none":
+            raise ValueError("model.pack cannot be combined with model.conditional; set one of "
+                             "them back to its default")
+        return self
 
 
 @RECIPES.register("gan")
-class GANRecipe(Recipe):
-    progress_keys = ("d_loss", "d_acc", "g_loss")
+class GANRecipe(GenerativeRecipe, HasDiscriminator):
+    Config = GANConfig
+    scalars = (Scalar("d_loss", "D loss"), Scalar("d_acc", "D accuracy", kind="share"),
+               Scalar("g_loss", "G loss"),
+               Scalar("d_real", "D(real)", group="D scores", progress=False),
+               Scalar("d_fake", "D(fake)", group="D scores", progress=False),
+               Scalar("d_class", "D class loss", group="class losses", progress=False),
+               Scalar("g_class", "G class loss", group="class losses", progress=False),
+               Scalar("gp", "gradient penalty", group="penalties", progress=False),
+               Scalar("r1", "R1 penalty", group="penalties", progress=False))
+    cfg: GANConfig
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, device: torch.device) -> None:
-        self.cfg, self.spec, self.device = cfg, spec, device
+    def __init__(self, cfg: GANConfig, spec: DataSpec, device: torch.device) -> None:
+        super().__init__(cfg, spec, device)
         self.z_dim = cfg.model.z_dim
         # mixture noise: fixed N(0, I) component centres, derived from the config alone
         self.latent_centres = torch.randn(
@@ -49,20 +128,26 @@ class GANRecipe(Recipe):
         self.G.to(device).train()
         self.D.to(device).train()
         self.G_train, self.D_train = self.G, self.D  # DDP-wrapped when distributed
-        self.G_ema = make_ema(self.G) if cfg.train.ema_decay > 0 else None
+        self.generator_net = self.G
+        self.init_ema()
         o = cfg.optim
         fused = device.type in ("cpu", "cuda")  # measured faster (docs/benchmarks.md)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2),
                                       fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2),
                                       fused=fused)
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["base_lr"] = group["lr"]  # saved with the optimiser; the schedule scales it
+        schedule = decay_schedule(o.lr_decay, o.lr_decay_start, cfg.train.steps)
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, schedule)
         self.loss = LOSSES.get(cfg.loss.name)
         self.batches_per_step = o.d_steps
         self.amp = use_bf16(cfg.train.amp, device)
-        self.steps_done = 0
+
+    # ------------------------------------------------------------------ latent codes
+
+    @property
+    def latent_kind(self) -> str:
+        return self.cfg.model.noise
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self._draw(n, generator, torch.device("cpu")).to(self.device)
@@ -84,12 +169,7 @@ class GANRecipe(Recipe):
             z = self.latent_centres.to(device)[which] + m.noise_spread * z
         return z
 
-    def _autocast(self) -> torch.autocast:
-        """bf16 autocast of the networks' forwards when ``train.amp`` asks for it."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
-
-    def _g(self, net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return net(z) if labels is None else net(z, labels)
+    # ------------------------------------------------------------------ the game
 
     def _d(self, net: nn.Module, x: torch.Tensor,
            labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -99,21 +179,24 @@ class GANRecipe(Recipe):
         scores, logits = net(x, labels)
         return scores.float(), None if logits is None else logits.float()
 
+    def _labels(self, batch: Batch) -> torch.Tensor | None:
+        return batch["labels"] if self.num_classes else None
+
     def d_step(self, batch: Batch, keep_fake: bool) -> tuple[dict, torch.Tensor]:
         """One D update on a real batch and as many generated samples (of the same classes).
 
         With ``keep_fake`` the samples keep their graph so that G's step can reuse them (one G
         forward per step, as in the tutorials); D itself only ever sees them detached.
         """
-        real = batch.x
-        labels = batch.labels if self.num_classes else None
+        real = batch["x"]
+        labels = self._labels(batch)
         z = self._noise_like(real.shape[0])
-        with self._autocast():
+        with self.autocast():
             if keep_fake:
-                fake = self._g(self.G_train, z, labels)
+                fake = self.forward_generator(self.G_train, z, labels)
             else:
                 with torch.no_grad():
-                    fake = self._g(self.G, z, labels)
+                    fake = self.forward_generator(self.G, z, labels)
             real_scores, real_logits = self._d(self.D_train, real, labels)
             fake_scores, fake_logits = self._d(self.D_train, fake.detach(), labels)
         loss = self.loss.d_loss(real_scores, fake_scores)
@@ -145,7 +228,7 @@ class GANRecipe(Recipe):
     def g_step(self, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """One G update: make the (just updated, now frozen) D call G's samples real."""
         self.D.requires_grad_(False)  # frozen D, called without DDP: no gradient to sync
-        with self._autocast():
+        with self.autocast():
             scores, logits = self._d(self.D, fake, labels)
         loss = self.loss.g_loss(scores)
         out = {"g_loss": loss.detach()}
@@ -159,54 +242,36 @@ class GANRecipe(Recipe):
         self.D.requires_grad_(True)
         return out
 
-    def lr_factor(self, step: int) -> float:
-        """The learning-rate schedule: 1 until ``optim.lr_decay_start``, then down to 0."""
-        o, total = self.cfg.optim, self.cfg.train.steps
-        start = o.lr_decay_start * total
-        if o.lr_decay == "none" or step <= start:
-            return 1.0
-        frac = min((step - start) / max(total - start, 1.0), 1.0)
-        return 1.0 - frac if o.lr_decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
-
     def train_step(self, batches: list[Batch]) -> dict[str, torch.Tensor]:
-        if self.cfg.optim.lr_decay != "none":
-            factor = self.lr_factor(self.steps_done)
-            for opt in (self.opt_g, self.opt_d):
-                for group in opt.param_groups:
-                    group["lr"] = group["base_lr"] * factor
         for i, batch in enumerate(batches):
             out, fake = self.d_step(batch, keep_fake=i == len(batches) - 1)
-        out.update(self.g_step(fake, batch.labels if self.num_classes else None))
-        self.steps_done += 1
-        if self.G_ema is not None:
-            update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.steps_done)
+        out.update(self.g_step(fake, self._labels(batch)))
+        self.sched_g.step()
+        self.sched_d.step()
+        self.step_done()
         return out
+
+    # ------------------------------------------------------------------ the contract
 
     def distribute(self, wrap) -> None:  # noqa: ANN001
         self.G_train, self.D_train = wrap(self.G), wrap(self.D)
 
-    def generator(self, use_ema: bool = True) -> nn.Module:
-        return self.G_ema if (use_ema and self.G_ema is not None) else self.G
-
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, use_ema: bool = True,
-                 labels: torch.Tensor | None = None) -> torch.Tensor:
-        net = self.generator(use_ema)
-        z = z.to(self.device)
-        if self.num_classes:
-            labels = balanced_labels(len(z), self.num_classes) if labels is None else labels
-            labels = labels.to(self.device)
-        was_training = net.training
-        net.eval()
-        out = self._g(net, z, labels if self.num_classes else None)
-        net.train(was_training)
-        return out
-
-    def modules(self) -> dict[str, nn.Module]:
-        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        if self.G_ema is not None:
-            mods["G_ema"] = self.G_ema
-        return mods
+    def networks(self) -> dict[str, nn.Module]:
+        nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        if self.generator_ema is not None:
+            nets["G_ema"] = self.generator_ema
+        return nets
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        return {"sched_g": self.sched_g, "sched_d": self.sched_d}
+
+    def discriminator(self) -> nn.Module:
+        return self.D
+
+    def discriminator_facts(self) -> dict[str, Any]:
+        m = self.cfg.model
+        return {"arch": m.arch, "d": m.d, "init": m.init, "pack": m.pack,
+                "conditional": m.conditional}

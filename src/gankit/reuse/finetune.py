@@ -3,8 +3,9 @@
 The run's D (unwrapped from the conditional wrapper; a packed D is refused, see
 :func:`discriminator_body`) loses its real/fake score: its features ``D.features(x)`` (everything
 under the last layer) get a new linear class head. On K labelled real training images per
-class, for each seed, four arms with the same budget (:func:`~gankit.synthetic.fewshot.fit`:
-``steps`` Adam steps, cosine decay, batches of ``min(batch_size, n)``, no data augmentation):
+class, for each seed, four arms with the same budget
+(:func:`~gankit.training.supervised.fit_classifier`: ``steps`` Adam steps, cosine decay,
+batches of ``min(batch_size, n)``, no data augmentation):
 
 * ``probe``: linear probe, D's body frozen (eval mode, no dropout), only the head trained (at
   ``probe_lr``: a linear head on fixed features needs a larger step than a whole network);
@@ -34,21 +35,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from gankit.data.ranges import from_unit
 from gankit.errors import GankitError
 from gankit.metrics.classifier import labelled_splits
 from gankit.models import MODELS, ConditionalDiscriminator, PackedDiscriminator, init_weights
+from gankit.recipes.capabilities import HasDiscriminator
 from gankit.run import Run
 from gankit.synthetic.fewshot import (
     EVAL_BATCH,
     diff_text,
     draw_per_class,
-    fit,
     pct,
     seeded,
     summary,
     test_accuracy,
     verdict,
 )
+from gankit.training.supervised import fit_classifier
 
 ARMS = ("probe", "finetune", "scratch", "probe_random")
 ARM_TITLES = {"probe": "linear probe (trained D)", "finetune": "fine-tune (trained D)",
@@ -96,7 +99,7 @@ def discriminator_body(run: Run) -> nn.Module:
     A packed D (``model.pack > 1``) is refused: its first layer takes ``pack`` images stacked
     along the channels, so it has no features of one image to reuse.
     """
-    d = run.recipe.modules()["D"]
+    d = run.capability(HasDiscriminator, "finetune-d").discriminator()
     if isinstance(d, ConditionalDiscriminator):
         d = d.inner
     if isinstance(d, PackedDiscriminator):
@@ -111,13 +114,13 @@ def discriminator_body(run: Run) -> nn.Module:
 
 def scratch_body(run: Run, seed: int) -> nn.Module:
     """The same D architecture, freshly initialised (seeded) as gankit initialises it."""
-    cfg = run.config.model
-    family = MODELS.get(cfg.arch)
-    opts = family.d_options.model_validate(cfg.d)
+    facts = run.capability(HasDiscriminator, "finetune-d").discriminator_facts()
+    family = MODELS.get(facts["arch"])
+    opts = family.d_options.model_validate(facts["d"])
 
     def build() -> nn.Module:
         d = family.build_d(opts, run.spec)
-        init_weights(d, cfg.init)
+        init_weights(d, facts["init"])
         return d
 
     return seeded(build, seed)
@@ -145,10 +148,6 @@ def frozen_features(body: nn.Module, x: torch.Tensor, device: torch.device) -> t
     return torch.cat([body.features(b.to(device)).float().cpu() for b in x.split(EVAL_BATCH)])
 
 
-def _from_unit(x: torch.Tensor, normalize: str) -> torch.Tensor:
-    return x * 2.0 - 1.0 if normalize == "symmetric" else x
-
-
 def _check(opts: FinetuneOptions) -> None:
     if not opts.labels_per_class or min(opts.labels_per_class) < 1:
         raise GankitError("--labels-per-class must be one or more numbers ≥ 1.")
@@ -169,12 +168,13 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
     if run.spec.kind != "image":
         raise GankitError("finetune-d needs a run trained on labelled images.")
     pretrained = discriminator_body(run)  # refuses packed runs before any data is loaded
+    facts = run.capability(HasDiscriminator, "finetune-d").discriminator_facts()
     start = time.perf_counter()
     splits = labelled_splits(run.config.data)
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
     names = list(splits["class_names"])
     k = len(names)
-    x_train, x_test = (_from_unit(x, run.spec.normalize) for x in (x_train, x_test))
+    x_train, x_test = (from_unit(x, run.spec.normalize) for x in (x_train, x_test))
     sizes = sorted(set(opts.labels_per_class))
     for size in sizes:
         draw_per_class(y_train, size, 0, k, names, f"the training split of {run.spec.name!r}")
@@ -192,9 +192,9 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
                                     ("probe_random", random_body, random_test)):
                 bar.set_postfix_str(f"seed {seed}, {size}/class: {arm}")
                 head = new_head(test.shape[1], k, seed)
-                fit(head, [{"params": head.parameters(), "lr": opts.probe_lr}],
-                    frozen_features(body, x, device), y, opts.steps, opts.batch_size, seed,
-                    device, bar)
+                fit_classifier(head, [{"params": head.parameters(), "lr": opts.probe_lr}],
+                               frozen_features(body, x, device), y, opts.steps,
+                               opts.batch_size, seed, device, bar)
                 accs[arm][size].append(test_accuracy(head, test, y_test, device))
             for arm, model in (("finetune", pretrained_classifier(run, k, seed)),
                                ("scratch", scratch_classifier(run, k, seed))):
@@ -202,7 +202,8 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
                 body_lr = opts.lr * (opts.body_lr_scale if arm == "finetune" else 1.0)
                 groups = [{"params": list(model.body_parameters()), "lr": body_lr},
                           {"params": model.head.parameters(), "lr": opts.lr}]
-                fit(model, groups, x, y, opts.steps, opts.batch_size, seed, device, bar)
+                fit_classifier(model, groups, x, y, opts.steps, opts.batch_size, seed, device,
+                               bar)
                 accs[arm][size].append(test_accuracy(model, x_test, y_test, device))
     bar.close()
     rows = [{"size": s, **{a: summary(accs[a][s]) for a in ARMS},
@@ -212,12 +213,11 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
                       .body_parameters())
     return {"benchmark": "finetune-d", "run": str(run.path), "step": run.step,
             "data": run.config.data.name, "class_names": names,
-            "architecture": {"arch": run.config.model.arch, "d": run.config.model.d,
-                             "init": run.config.model.init,
+            "architecture": {"arch": facts["arch"], "d": facts["d"], "init": facts["init"],
                              "features": int(test_feats.shape[1]),
                              "body_parameters": body_params},
             "seeds": list(range(opts.seeds)), "options": asdict(opts), "rows": rows,
-            "d_saw_labels": run.config.model.conditional != "none",
+            "d_saw_labels": facts["conditional"] != "none",
             "protocol": {
                 "training": f"{opts.steps} Adam steps with cosine decay to 0, batch "
                             f"min({opts.batch_size}, n), no augmentation, in every arm; lr "

@@ -9,7 +9,7 @@ classifier's held-out 20% (other labelled images; never used for training here).
 Protocol (the same for every arm): one small fixed CNN (:class:`SmallCNN`), freshly
 initialised with the seed; exactly ``steps`` Adam steps (learning rate ``lr``, cosine decay to
 0) on batches of ``min(batch_size, n)`` images in [0, 1], no data augmentation
-(:func:`~.fewshot.fit`). Seed
+(:func:`~gankit.training.supervised.fit_classifier`). Seed
 ``s`` draws the real subset (:func:`~.fewshot.draw_per_class`), the classifier's initial weights
 and batch order, and the synthetic samples (:func:`~.export.synthesize` with seed ``s``).
 Real and synthetic images are simply pooled in (b). "Synthetic helps?" compares (b) with (a)
@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from gankit.data.ranges import to_unit
 from gankit.data.transforms import resize_images
 from gankit.errors import GankitError
 from gankit.metrics.classifier import MAX_SIDE, labelled_splits
@@ -34,14 +35,13 @@ from gankit.synthetic.export import synthesize
 from gankit.synthetic.fewshot import (
     diff_text,
     draw_per_class,
-    fit,
     pct,
     seeded,
     summary,
     test_accuracy,
     verdict,
 )
-from gankit.viz import to_unit
+from gankit.training.supervised import fit_classifier
 
 ARMS = ("real", "real_synthetic", "synthetic")
 
@@ -92,8 +92,8 @@ def train_and_test(x: torch.Tensor, labels: torch.Tensor, test: tuple[torch.Tens
                    device: torch.device | str = "cpu", bar: tqdm | None = None) -> float:
     """Test accuracy of the benchmark's classifier trained on ``x`` (images in [0, 1])."""
     model = new_model(int(x.shape[1]), int(x.shape[-1]), num_classes, seed)
-    fit(model, [{"params": model.parameters(), "lr": opts.lr}], x, labels, opts.steps,
-        opts.batch_size, seed, device, bar)
+    fit_classifier(model, [{"params": model.parameters(), "lr": opts.lr}], x, labels,
+                   opts.steps, opts.batch_size, seed, device, bar)
     return test_accuracy(model, *test, device=device)
 
 

@@ -27,10 +27,10 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 from gankit.fileio import check_replaceable, replace_folder
 from gankit.run import Run
-from gankit.viz import to_unit
 
 FORMATS = ("png", "npz")
 MANIFEST = "manifest.json"
@@ -101,8 +101,8 @@ def _classify_samples(run: Run, per_class: int, seed: int, use_ema: bool, min_co
     bar = tqdm(total=per_class * k, desc="export (labelling)", unit="sample", leave=False,
                disable=not progress)
     while min(counts) < per_class and drawn < budget:
-        z = run.recipe.noise(min(CHUNK, budget - drawn), gen)
-        x = run.recipe.generate(z, use_ema=use_ema).float().cpu()
+        z = run.generator.noise(min(CHUNK, budget - drawn), gen)
+        x = run.generator.generate(z, use_ema=use_ema).float().cpu()
         drawn += len(x)
         probs = extractor.probabilities(to_unit(x, run.spec.normalize))
         conf, pred = probs.max(1)

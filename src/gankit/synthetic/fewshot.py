@@ -1,10 +1,11 @@
 """Shared pieces of the few-label benchmarks (augment-bench, finetune-d).
 
 * :func:`draw_per_class`: ``k`` labelled examples of every class, drawn with a seed.
-* :func:`fit`: a fixed training budget in steps (the same for every arm of a comparison):
-  Adam, cosine decay of every group's learning rate to 0, batches of ``min(batch_size, n)``
-  taken from seeded random permutations (the remainder of an epoch is dropped); no data
-  augmentation. Seeded, and the global RNG is left untouched.
+* Training: :func:`gankit.training.supervised.fit_classifier` with its defaults, a fixed
+  budget in steps (the same for every arm of a comparison): Adam, cosine decay of every group's
+  learning rate to 0, batches of ``min(batch_size, n)`` taken from seeded random permutations
+  (the remainder of an epoch is dropped); no data augmentation. Seeded, and the global RNG is
+  left untouched.
 * :func:`test_accuracy`, :func:`summary` (mean and sample std over seeds) and :func:`verdict`
   (a paired comparison of two arms over the same seeds).
 """
@@ -13,14 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_text
@@ -60,47 +59,6 @@ def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
-
-
-def fit(model: nn.Module, groups: Iterable[dict[str, Any]], x: torch.Tensor,
-        labels: torch.Tensor, steps: int, batch_size: int, seed: int,
-        device: torch.device | str = "cpu", bar: tqdm | None = None) -> dict[str, Any]:
-    """Train ``model`` (logits out) with cross-entropy for exactly ``steps`` Adam steps.
-
-    ``groups`` are Adam parameter groups, each with its own ``lr``; every learning rate follows
-    a cosine from its value to 0. ``model`` stays in train mode (dropout and batch norm as
-    configured) and is put in eval mode at the end. ``bar`` is advanced once per step.
-    """
-    device = torch.device(device)
-    n = len(x)
-    batch = min(batch_size, n)
-    x, labels = x.to(device), labels.to(device)
-    fork = [device] if device.type == "cuda" else []
-    losses: list[float] = []
-    with torch.random.fork_rng(devices=fork):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        model.to(device).train()
-        opt = torch.optim.Adam(list(groups))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * s / steps)))
-        perm, pos = torch.randperm(n, generator=gen), 0
-        for step in range(steps):
-            if pos + batch > n:
-                perm, pos = torch.randperm(n, generator=gen), 0
-            idx = perm[pos:pos + batch].to(device)
-            pos += batch
-            loss = F.cross_entropy(model(x[idx]), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            if step == steps - 1 or step % 50 == 0:
-                losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.update()
-    model.eval()
-    return {"steps": steps, "batch_size": batch, "final_loss": losses[-1]}
 
 
 @torch.no_grad()

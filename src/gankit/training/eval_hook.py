@@ -9,28 +9,28 @@ set's classifier features for labelled images. Only rank 0 evaluates.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from gankit.config import RunConfig
-from gankit.data import Dataset
+from gankit.data.ranges import to_unit
 from gankit.metrics.evaluate import STACKED_MNIST, class_metrics, subset
 from gankit.metrics.features import ExtractorContext, build_extractor
 from gankit.metrics.frechet import feature_stats, frechet_distance
 from gankit.metrics.modes import mixture_modes
-from gankit.recipes.base import Recipe, balanced_labels
-from gankit.viz import to_unit
+from gankit.recipes.base import HookContext, balanced_labels
+from gankit.recipes.capabilities import SamplesFromNoise
+from gankit.training import rundir
 
 
 class PeriodicEval:
     """A loop hook: every ``cfg.eval.every`` steps, a few metrics appended to metrics.jsonl."""
 
-    def __init__(self, cfg: RunConfig, recipe: Recipe, dataset: Dataset, metrics_path: Path,
-                 device: torch.device, progress: bool) -> None:
-        self.every, self.recipe, self.path = cfg.eval.every, recipe, metrics_path
+    def __init__(self, cfg: RunConfig, recipe: SamplesFromNoise, context: HookContext) -> None:
+        dataset, device, progress = context.dataset, recipe.device, context.progress
+        self.every, self.recipe, self.say = cfg.eval.every, recipe, context.say
+        self.path = context.run_dir / rundir.METRICS
         self.kind, self.normalize = dataset.kind, dataset.normalize
         self.noise = recipe.noise(cfg.eval.samples, torch.Generator().manual_seed(cfg.seed + 3))
         self.labels = balanced_labels(cfg.eval.samples, recipe.num_classes) \
@@ -38,7 +38,6 @@ class PeriodicEval:
         self.centres, self.std = dataset.mode_centres, dataset.mode_std
         self.extractor = self.stacked = None
         self.real_stats: tuple[Any, Any] | None = None
-        self.bar: tqdm | None = None
         if self.centres is not None:
             return
         if dataset.name == STACKED_MNIST:  # its classifier reads each channel as a digit
@@ -63,10 +62,9 @@ class PeriodicEval:
         record = {"step": step, **self.measure(samples)}
         with self.path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
-        if self.bar is not None:
-            shown = " | ".join(f"{k.removeprefix('eval_')} {v:.4g}" for k, v in record.items()
-                               if k != "step")
-            self.bar.write(f"eval at step {step} | {shown}")
+        shown = " | ".join(f"{k.removeprefix('eval_')} {v:.4g}" for k, v in record.items()
+                           if k != "step")
+        self.say(f"eval at step {step} | {shown}")
 
     def measure(self, samples: torch.Tensor) -> dict[str, float]:
         """The metrics of one batch of generated samples (in the data's range)."""

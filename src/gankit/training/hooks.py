@@ -11,24 +11,22 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from gankit.models import DataSpec
-from gankit.recipes.base import Recipe
+from gankit.recipes.base import Pictures, Scalar
 from gankit.training import rundir
 from gankit.training.checkpoint import checkpoint_paths, checkpoint_step, save_checkpoint
 from gankit.training.distributed import World, all_mean
-from gankit.viz import save_image_grid, save_scatter
-
-SCATTER_POINTS = 2500
 
 
 class MetricsLogger:
     """Averages the step scalars over each ``every`` steps, appends them to metrics.jsonl and
     shows them on the progress bar; prints a log line every ``print_every`` steps."""
 
-    def __init__(self, path: Path, every: int, print_every: int, images_per_step: int,
-                 keys: tuple[str, ...], bar: tqdm, total: int, world: World | None = None) -> None:
+    def __init__(self, path: Path, every: int, print_every: int, samples_per_step: int,
+                 scalars: tuple[Scalar, ...], bar: tqdm, total: int,
+                 world: World | None = None) -> None:
         self.path, self.every, self.print_every = path, every, print_every
-        self.images_per_step, self.keys, self.bar, self.total = images_per_step, keys, bar, total
+        self.samples_per_step, self.bar, self.total = samples_per_step, bar, total
+        self.shown = [s for s in scalars if s.progress]
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
         self._t0 = time.perf_counter()
@@ -48,7 +46,7 @@ class MetricsLogger:
         record: dict[str, Any] = {"step": step}
         record.update({k: float(v) / self._count for k, v in zip(keys, means.tolist(),
                                                                    strict=True)})
-        record["img_per_s"] = self._count * self.images_per_step / max(now - self._t0, 1e-9)
+        record["img_per_s"] = self._count * self.samples_per_step / max(now - self._t0, 1e-9)
         self._elapsed_before += now - self._t0
         record["elapsed_s"] = round(self._elapsed_before, 3)
         self.last = record
@@ -62,68 +60,37 @@ class MetricsLogger:
             self.bar.write(self.describe(record))
 
     def describe(self, record: dict[str, Any], short: bool = False) -> str:
-        names = {"d_loss": "D loss", "d_acc": "D acc", "g_loss": "G loss"}
+        """The progress bar's text (``short``) or a log line of one logged record."""
         parts = []
-        for key in self.keys:
-            if key in record:
-                value = record[key]
-                text = f"{100 * value:.0f}%" if key.endswith("acc") else f"{value:.3f}"
-                parts.append(f"{key if short else names.get(key, key)} {text}")
+        for scalar in self.shown:
+            if scalar.key in record:
+                value = record[scalar.key]
+                text = f"{100 * value:.0f}%" if scalar.kind == "share" else f"{value:.3f}"
+                parts.append(f"{scalar.key if short else scalar.label} {text}")
         parts.append(f"{record['img_per_s']:.0f} img/s")
         body = " | ".join(parts) if not short else " ".join(parts)
         return body if short else f"step {record['step']}/{self.total} | {body}"
 
 
-class SampleWriter:
-    """Writes samples from a fixed noise batch: image grids, or scatter plots for 2D points."""
+class LineWriter:
+    """Prints a line beside the progress bar once there is one (plain print before)."""
 
-    def __init__(self, run_dir: Path, recipe: Recipe, spec: DataSpec, every: int,
-                 grid_size: int, seed: int, real_points: torch.Tensor | None,
-                 centres: torch.Tensor | None) -> None:
-        self.run_dir, self.recipe, self.spec, self.every = run_dir, recipe, spec, every
-        self.real_points, self.centres = real_points, centres
-        n = SCATTER_POINTS if spec.kind == "points" else grid_size
-        self.fixed_labels, self.nrow = class_rows(n, recipe.num_classes)
-        if self.fixed_labels is not None:
-            n = len(self.fixed_labels)
-        self.fixed_noise = recipe.noise(n, torch.Generator().manual_seed(seed + 1))
-        self.seed = seed
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def write(self, text: str) -> None:
+        (self.bar.write if self.bar is not None else print)(text)
+
+
+class PictureWriter:
+    """Every ``every`` steps, the recipe's progress picture as ``samples/step_NNNNNN.png``."""
+
+    def __init__(self, run_dir: Path, pictures: Pictures, every: int) -> None:
+        self.run_dir, self.pictures, self.every = run_dir, pictures, every
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor] | None = None) -> None:
         if step % self.every == 0:
-            self.write(self.recipe.generate(self.fixed_noise, labels=self.fixed_labels),
-                       self.run_dir / rundir.SAMPLES / f"step_{step:06d}.png", f"step {step}",
-                       self.nrow)
-
-    def write(self, samples: torch.Tensor, path: Path, title: str,
-              nrow: int | None = None) -> Path:
-        samples = samples.float().cpu()
-        if self.spec.kind == "points":
-            return save_scatter(samples, self.real_points, path, self.centres, title=title)
-        return save_image_grid(samples, path, normalize=self.spec.normalize, nrow=nrow)
-
-    def final(self, n: int) -> Path:
-        """The final grid (``grid_final.png``, n samples; one row per class for conditional
-        runs) or scatter (``scatter_final.png``)."""
-        labels, nrow = None, None
-        if self.spec.kind == "points":
-            z, name = self.fixed_noise, "scatter_final.png"
-        else:
-            labels, nrow = class_rows(n, self.recipe.num_classes)
-            n = n if labels is None else len(labels)
-            z, name = self.recipe.noise(n, torch.Generator().manual_seed(self.seed + 2)), \
-                "grid_final.png"
-        parts = [self.recipe.generate(chunk, labels=None if labels is None else labels[i:i + 512])
-                 for i, chunk in zip(range(0, len(z), 512), z.split(512), strict=True)]
-        return self.write(torch.cat(parts), self.run_dir / name, "final samples", nrow)
-
-
-def class_rows(n: int, num_classes: int) -> tuple[torch.Tensor | None, int | None]:
-    """Labels for a grid with one row per class (``n // K`` per row), and the row length."""
-    if not num_classes:
-        return None, None
-    per_class = max(1, n // num_classes)
-    return torch.arange(num_classes).repeat_interleave(per_class), per_class
+            self.pictures.progress(self.run_dir / rundir.SAMPLES / f"step_{step:06d}.png", step)
 
 
 class Checkpointer:

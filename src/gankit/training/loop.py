@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from gankit.data.sampler import Sampler
 from gankit.recipes.base import Recipe
-from gankit.training.sampler import BatchSampler
 
 Hook = Callable[[int, dict[str, torch.Tensor]], None]
 
 
-def run_loop(recipe: Recipe, sampler: BatchSampler, start: int, stop: int,
+def run_loop(recipe: Recipe, sampler: Sampler, start: int, stop: int,
              hooks: Sequence[Hook], bar: tqdm) -> int:
     """Train from step ``start`` (done) to ``stop``; after each step call every hook.
 

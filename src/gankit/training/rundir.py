@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from gankit.config import RunConfig, read_yaml, validate
+from gankit.config import RunConfig, migrate, read_yaml, validate
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_text, unused_path
 from gankit.models import DataSpec
@@ -36,7 +36,7 @@ def read_run_dir(path: str | Path) -> tuple[RunConfig, DataSpec, dict]:
     if not is_run_dir(path):
         raise GankitError(f"{str(path)!r} is not a gankit run folder (no {CONFIG} and "
                           f"{DATASET}); point at a folder made by 'gankit train'.")
-    cfg = validate(read_yaml(path / CONFIG))
+    cfg = validate(migrate(read_yaml(path / CONFIG)))
     facts = json.loads((path / DATASET).read_text())
     spec = DataSpec(name=facts.pop("name"), kind=facts.pop("kind"),
                     sample_shape=tuple(facts.pop("sample_shape")),

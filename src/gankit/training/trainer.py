@@ -17,17 +17,17 @@ from gankit.errors import GankitError
 from gankit.fileio import atomic_write_text
 from gankit.models import DataSpec
 from gankit.recipes import RECIPES, Recipe
+from gankit.recipes.base import HookContext
 from gankit.report import read_metrics, write_report
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
-from gankit.training.distributed import World, barrier, gather, join, weights_digest, wrap
-from gankit.training.eval_hook import PeriodicEval
+from gankit.training.distributed import barrier, join, wrap
 from gankit.training.guard import Diverged, DivergenceGuard
-from gankit.training.hooks import Checkpointer, MetricsLogger, SampleWriter
+from gankit.training.hooks import Checkpointer, LineWriter, MetricsLogger, PictureWriter
 from gankit.training.interrupt import GracefulStop, Interrupted, StopRequested
 from gankit.training.loop import run_loop
 from gankit.training.runfolder import RunFolder
-from gankit.training.sampler import BatchSampler
+from gankit.training.state import capture_state, restore_state
 from gankit.viz import EVAL_CURVES, save_curves, save_eval_curves
 
 
@@ -54,60 +54,6 @@ def data_facts(dataset: Dataset) -> dict[str, Any]:
     return facts
 
 
-def capture_state(recipe: Recipe, sampler: BatchSampler, step: int,
-                  world: World | None = None) -> dict[str, Any]:
-    """Everything needed to continue bit-identically: weights, optimisers, data order, RNGs.
-
-    With several processes this is a collective call: every rank's RNG state is gathered, and
-    the ranks' weights are checked to be identical.
-    """
-    world = world or World()
-    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = list(torch.cuda.get_rng_state_all())
-    state = {"step": step,
-             "modules": {k: m.state_dict() for k, m in recipe.modules().items()},
-             "optimizers": {k: o.state_dict() for k, o in recipe.optimizers().items()},
-             "sampler": sampler.state_dict(), "rng": rng}
-    if world.enabled:
-        digests = gather(weights_digest(recipe.modules()), world)
-        if len(set(digests)) != 1:
-            raise GankitError(f"The {world.size} training processes disagree on the weights "
-                              f"at step {step}; this is a bug, please report it.")
-        state["world"] = {"size": world.size, "weights_sha256": digests,
-                          "rng": gather(rng, world)}
-    return state
-
-
-def load_modules(recipe: Recipe, state: dict[str, Any], where: Path) -> None:
-    """Load the networks' weights of a checkpoint, with a clear error when they do not fit."""
-    for name, module in recipe.modules().items():
-        try:
-            module.load_state_dict(state["modules"][name])
-        except (KeyError, RuntimeError) as err:
-            first = str(err).strip().splitlines()[-1].strip() if str(err).strip() else name
-            raise GankitError(f"The checkpoint of step {state['step']} in {str(where)!r} does not "
-                              f"fit the networks its config.yaml describes ({name}: {first}); "
-                              "undo the edit of config.yaml, or train a new run.") from None
-
-
-def restore_state(recipe: Recipe, sampler: BatchSampler, state: dict[str, Any],
-                  world: World | None = None, where: Path = Path(".")) -> None:
-    world = world or World()
-    load_modules(recipe, state, where)
-    for name, opt in recipe.optimizers().items():
-        opt.load_state_dict(state["optimizers"][name])
-    sampler.load_state_dict(state["sampler"])
-    rng = state["rng"]
-    saved = state.get("world", {})
-    if world.enabled and saved.get("size") == world.size:
-        rng = saved["rng"][world.rank]
-    torch.set_rng_state(rng["torch"])
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
-    recipe.steps_done = int(state["step"])
-
-
 class Trainer:
     """One training run over one run folder."""
 
@@ -115,7 +61,6 @@ class Trainer:
                  progress: bool) -> None:
         self.folder = folder if isinstance(folder, RunFolder) else RunFolder(folder, folder, False)
         self.cfg, self.run_dir = cfg, self.folder.path
-        run_dir = self.run_dir
         self.world, self.device = join(resolve_device(cfg.device))
         self.progress = progress and self.world.is_main
         self.spec = spec_of(dataset)
@@ -124,25 +69,18 @@ class Trainer:
         if self.world.enabled:
             self.recipe.distribute(lambda module: wrap(module, self.world, self.device))
             torch.manual_seed(cfg.seed + self.world.rank)  # own noise and dropout per rank
-        x = dataset.x.to(self.device)
-        labels = None if dataset.labels is None else dataset.labels.to(self.device)
-        self.sampler = BatchSampler(x, labels, cfg.train.batch_size, cfg.seed, self.world.rank,
-                                    self.world.size)
-        real_points = dataset.x[:5000] if dataset.kind == "points" else None
-        self.samples = SampleWriter(run_dir, self.recipe, self.spec, cfg.train.sample_every,
-                                    cfg.train.sample_grid, cfg.seed, real_points,
-                                    dataset.mode_centres)
-        self.checkpointer = Checkpointer(run_dir / rundir.CHECKPOINTS, cfg.train.checkpoint_every,
-                                         cfg.train.keep_checkpoints,
+        self.sampler = self.recipe.sampler(dataset, cfg.train.batch_size, cfg.seed, self.world,
+                                           self.device)
+        self.pictures = self.recipe.pictures(dataset) if self.world.is_main else None
+        self.checkpointer = Checkpointer(self.run_dir / rundir.CHECKPOINTS,
+                                         cfg.train.checkpoint_every, cfg.train.keep_checkpoints,
                                          lambda step: capture_state(self.recipe, self.sampler,
                                                                     step, self.world),
                                          write=self.world.is_main)
         self.guard = DivergenceGuard(self.device, cfg.train.log_every, self.world)
-        self.evaluator: PeriodicEval | None = None
-        if cfg.eval.every and self.world.is_main:
-            with torch.random.fork_rng(devices=[]):  # evaluating never changes the training
-                self.evaluator = PeriodicEval(cfg, self.recipe, dataset,
-                                              run_dir / rundir.METRICS, self.device, progress)
+        self.lines = LineWriter()
+        self.recipe_hooks = self.recipe.hooks(HookContext(
+            dataset, self.run_dir, progress, self.lines.write, self.world.is_main))
         self.step = 0
 
     def restore_latest(self) -> int:
@@ -175,15 +113,17 @@ class Trainer:
         bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=not self.progress, mininterval=0.5, desc=self.run_dir.name)
         logger = MetricsLogger(self.run_dir / rundir.METRICS, cfg.train.log_every,
-                               cfg.train.sample_every, cfg.train.batch_size * cfg.optim.d_steps,
-                               self.recipe.progress_keys, bar, total, self.world)
+                               cfg.train.sample_every,
+                               cfg.train.batch_size * self.recipe.batches_per_step,
+                               self.recipe.scalars, bar, total, self.world)
         self.checkpointer.before_save = self.guard.check
-        main_only = [self.samples] if self.world.is_main else []
-        if self.evaluator is not None:
-            self.evaluator.bar = bar
-            main_only.append(self.evaluator)
-        if self.step == 0 and self.world.is_main:
-            self.samples(0)
+        self.lines.bar = bar
+        main_only = []
+        if self.pictures is not None:
+            main_only.append(PictureWriter(self.run_dir, self.pictures, cfg.train.sample_every))
+            if self.step == 0:
+                main_only[0](0)
+        main_only += self.recipe_hooks
         stop = GracefulStop(self.device, cfg.train.log_every, self.world)
         start = self.step
         try:
@@ -244,21 +184,18 @@ class Trainer:
                 self.restore_latest()
                 self.guard.reset()
                 factor = 0.5**rollbacks
-                for opt in self.recipe.optimizers().values():
-                    for group in opt.param_groups:
-                        group["lr"] *= factor
-                        if "base_lr" in group:
-                            group["base_lr"] *= factor
+                self.recipe.scale_learning_rates(factor)
                 bar.reset(total=self.cfg.train.steps)
                 bar.update(self.step)
                 bar.write(f"Diverged at step {err.step}; rolled back to step {self.step} with "
                           f"learning rates × {factor:g}.")
 
     def finish(self) -> None:
-        """Final grid (or scatter), learning curves and the HTML report."""
-        self.samples.final(self.cfg.train.final_grid)
+        """The recipe's final pictures, learning curves and the HTML report."""
+        if self.pictures is not None:
+            self.pictures.final(self.run_dir)
         records = read_metrics(self.run_dir)
-        save_curves(records, self.run_dir / "curves.png")
+        save_curves(records, self.run_dir / "curves.png", self.recipe.scalars)
         save_eval_curves(records, self.run_dir / EVAL_CURVES)
         write_report(self.run_dir)
 

@@ -1,0 +1,106 @@
+"""What a trained recipe can do, as small interfaces a recipe may implement.
+
+Commands ask for the capability they need with :func:`require` and refuse a run that lacks it in
+one sentence (``gankit sample`` needs :class:`SamplesFromNoise`, ``finetune-d`` needs
+:class:`HasDiscriminator`, ...); nothing assumes a recipe is a GAN.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+
+C = TypeVar("C")
+
+
+class SamplesFromNoise(ABC):
+    """Draws samples in the data's range from latent codes (a GAN's G, a VAE's decoder)."""
+
+    #: classes the generator is conditioned on (0 = unconditional)
+    num_classes: int = 0
+
+    @abstractmethod
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A latent batch of ``n`` codes on the recipe's device (drawn on the CPU)."""
+
+    @abstractmethod
+    def generate(self, z: torch.Tensor, use_ema: bool = True,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples from codes ``z``, in eval mode, without grads (class ``labels[i]`` for
+        ``z[i]`` when conditional; every class equally often without labels)."""
+
+    @abstractmethod
+    def generator(self, use_ema: bool = True) -> nn.Module:
+        """The differentiable network ``net(z)`` (``net(z, labels)`` when conditional)."""
+
+    @property
+    @abstractmethod
+    def has_ema(self) -> bool:
+        """Whether an EMA copy of the generator's weights exists (used by default)."""
+
+    @property
+    def latent_kind(self) -> str:
+        """The distribution :meth:`noise` draws from (``gaussian``, ``uniform``, ``mixture``)."""
+        return "gaussian"
+
+
+class Encodes(ABC):
+    """Maps samples to latent codes (a VAE's encoder)."""
+
+    @abstractmethod
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes ``(N, z_dim)`` of samples ``x`` in the data's range (eval mode, no grads)."""
+
+
+class Translates(ABC):
+    """Maps an input image to an output image (image-to-image translation)."""
+
+    @abstractmethod
+    def translate(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs for inputs ``x`` (eval mode, no grads)."""
+
+
+class Classifies(ABC):
+    """Predicts class logits for samples."""
+
+    @abstractmethod
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, K)`` for samples ``x`` in the data's range (eval mode, no grads)."""
+
+
+class HasDiscriminator(ABC):
+    """A trained discriminator whose features can be reused."""
+
+    @abstractmethod
+    def discriminator(self) -> nn.Module:
+        """The trained discriminator (not wrapped for multi-process training)."""
+
+    @abstractmethod
+    def discriminator_facts(self) -> dict[str, Any]:
+        """How it was built: model family, options, initialisation, packing, conditioning."""
+
+
+CAPABILITIES: dict[type, str] = {
+    SamplesFromNoise: "draw samples from noise",
+    Encodes: "encode samples into latent codes",
+    Translates: "translate images",
+    Classifies: "classify samples",
+    HasDiscriminator: "offer a trained discriminator",
+}
+
+
+def require(recipe: Any, capability: type[C], command: str, where: str = "") -> C:
+    """``recipe`` as a ``capability``, or a one-sentence refusal naming what is missing."""
+    if isinstance(recipe, capability):
+        return recipe
+    name = type(recipe).__name__
+    place = f" of {where!r}" if where else ""
+    can = [text for cap, text in CAPABILITIES.items() if isinstance(recipe, cap)]
+    has = f"; it can {', '.join(can)}" if can else ""
+    raise GankitError(f"{command} needs a run that can {CAPABILITIES[capability]}, and the "
+                      f"recipe{place} ({name}) cannot{has}.")
