@@ -25,7 +25,6 @@ from gankit.config import build_config
 from gankit.models import DataSpec
 from gankit.models.layers import Dropout
 from gankit.recipes import RECIPES
-from gankit.recipes.base import Batch
 
 SHAPES = {"seed-dcgan": (1, 28, 28), "stacked-mnist": (3, 28, 28), "mnist-dcgan": (1, 28, 28),
           "seed-mlp": (1, 28, 28)}
@@ -79,7 +78,7 @@ def recipe_step(preset: str, torch_dropout: bool = False,
 
     def step() -> None:
         rows = torch.randint(len(data), (size,))
-        recipe.train_step([Batch(data[rows], None)])
+        recipe.train_step([{"x": data[rows]}])
 
     return step, swapped
 

@@ -9,7 +9,7 @@ configuration in turn (rotating the order each round) runs a block of ``--steps`
 median seconds per step over the blocks is reported, with images/s and the ratio
 ``plain / configuration`` (≥ 1 means the configuration is faster than the plain loop).
 
-* gankit: the preset's RunConfig with ``data.path``, the recipe, BatchSampler and
+* gankit: the preset's RunConfig with ``data.path``, the recipe, its sampler and
   DivergenceGuard built by gankit's own ``Trainer`` (no file-writing hooks), timed through
   ``gankit.training.loop.run_loop``: sampler.next × batches_per_step + recipe.train_step + guard.
   Variants: ``train.amp=bf16``; channels_last G, D and data (DCGAN); the recipe's Adam optimisers
@@ -201,7 +201,7 @@ def gankit_stepper(model: str, variant: Variant, dataset: Any, device: str,
     if variant.channels_last:
         recipe.G.to(memory_format=torch.channels_last)
         recipe.D.to(memory_format=torch.channels_last)
-        sampler.x = sampler.x.contiguous(memory_format=torch.channels_last)
+        sampler.fields["x"] = sampler.fields["x"].contiguous(memory_format=torch.channels_last)
     if variant.adam != "default":
         o = cfg.optim
         flag = {variant.adam: True}

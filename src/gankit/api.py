@@ -1,4 +1,5 @@
-"""The Python API: ``gankit.train(config)`` and ``gankit.load(run_dir)``."""
+"""The Python API: ``gankit.train(config)`` and ``gankit.load(run_dir)``, and what the
+``gankit`` commands share with them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import RunConfig, build_config, deep_merge, validate
+from gankit.errors import GankitError
 from gankit.run import Run, load
-from gankit.training.trainer import resume_run, start_run
+from gankit.training.trainer import Trainer, resume_run, start_run
 
 
 def train(config: RunConfig | dict[str, Any] | str | None = None, out: str | Path | None = None,
@@ -17,15 +19,30 @@ def train(config: RunConfig | dict[str, Any] | str | None = None, out: str | Pat
     ``config`` is a :class:`RunConfig`, a raw dictionary, a preset name, or None (the default
     preset); keyword ``overrides`` are config sections, e.g. ``train={"steps": 300}``.
     """
+    trainer = start(config, out, overwrite, progress, overrides=overrides)
+    return load(trainer.fit(), trainer.cfg.device)
+
+
+def start(config: RunConfig | dict[str, Any] | str | None = None, out: str | Path | None = None,
+          overwrite: bool = False, progress: bool = True, config_file: str | Path | None = None,
+          overrides: dict[str, Any] | None = None) -> Trainer:
+    """What :func:`train` does before it trains: check the config, create the run folder and
+    return the :class:`~gankit.training.trainer.Trainer`, whose ``fit()`` trains the run
+    (``gankit train`` says what it will do in between). ``config`` as for :func:`train`;
+    ``config_file`` is a YAML file merged over the preset (``gankit train --config``) and
+    ``overrides`` (config sections) over both."""
+    overrides = overrides or {}
     if isinstance(config, RunConfig):
+        if config_file is not None:
+            raise GankitError("A config file goes with a preset name or a dictionary, not with "
+                              "a RunConfig.")
         cfg = validate({**config.model_dump(mode="json"), **overrides}) if overrides else config
     elif isinstance(config, dict):
         preset = config.get("preset")
-        cfg = build_config(preset, None, deep_merge(config, overrides))
+        cfg = build_config(preset, config_file, deep_merge(config, overrides))
     else:
-        cfg = build_config(config, None, overrides)
-    run_dir = start_run(cfg, Path(out) if out else None, overwrite, progress).fit()
-    return load(run_dir, cfg.device)
+        cfg = build_config(config, config_file, overrides)
+    return start_run(cfg, Path(out) if out else None, overwrite, progress)
 
 
 def resume(run_dir: str | Path, steps: int | None = None, progress: bool = True) -> Run:

@@ -16,13 +16,14 @@ from urllib.parse import quote
 
 import yaml
 
+from gankit import layout
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_text
 
-__all__ = ["REPORT_FILE", "read_metrics", "sample_images", "write_report"]
+__all__ = ["REPORT_FILE", "read_metrics", "rebuild", "sample_images", "write_report"]
 
-REPORT_FILE = "report.html"
-METRICS_FILE = "metrics.jsonl"
+REPORT_FILE = layout.REPORT
+METRICS_FILE = layout.METRICS
 SUMMARY_KEYS = ("step", "img_per_s", "elapsed_s")
 _STEP_FILE = re.compile(r"step_(\d+)\.png")
 
@@ -108,7 +109,7 @@ def _img(rel: str, alt: str) -> str:
 
 def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
     """``(step, path)`` of each ``samples/step_NNNNNN.png`` in ``run_dir``, by step."""
-    folder = Path(run_dir) / "samples"
+    folder = Path(run_dir) / layout.SAMPLES
     if not folder.is_dir():
         return []
     found = []
@@ -121,7 +122,7 @@ def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 def _read_config(run_dir: Path) -> tuple[str | None, dict[str, Any]]:
     """The config text (re-dumped tidily when it parses) and the parsed mapping."""
-    path = run_dir / "config.yaml"
+    path = run_dir / layout.CONFIG
     if not path.is_file():
         return None, {}
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -160,9 +161,10 @@ def _summary(records: list[dict[str, Any]], config: dict[str, Any]) -> list[tupl
 
 def recipe_scalars(config: dict[str, Any]) -> tuple[Any, ...]:
     """The scalars the run's recipe declares (none when the recipe is unknown here)."""
+    from gankit.config import RunConfig
     from gankit.recipes import RECIPES
 
-    name = config.get("recipe", "gan")
+    name = config.get("recipe", RunConfig.model_fields["recipe"].default)
     return RECIPES.get(name).scalars if isinstance(name, str) and name in RECIPES else ()
 
 
@@ -196,6 +198,18 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) -
     return "\n".join(out)
 
 
+def rebuild(run_dir: str | Path) -> Path:
+    """Redraw ``curves.png`` (with the scalars the run's recipe declares) and
+    ``eval_curves.png`` from metrics.jsonl, then write report.html; returns its path."""
+    from gankit.viz import save_curves, save_eval_curves
+
+    run_dir = Path(run_dir)
+    records = read_metrics(run_dir)
+    save_curves(records, run_dir / layout.CURVES, recipe_scalars(_read_config(run_dir)[1]))
+    save_eval_curves(records, run_dir / layout.EVAL_CURVES)
+    return write_report(run_dir)
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` from whatever the run folder holds and return its path."""
     run_dir = Path(run_dir)
@@ -215,7 +229,7 @@ def write_report(run_dir: str | Path) -> Path:
         "</head><body>",
         f"<h1>{esc(title)}</h1>",
     ]
-    facts = [f"preset {preset}" if preset else "no preset", f"recipe {config.get('recipe', 'gan')}"]
+    facts = [f"preset {preset}" if preset else "no preset", f"recipe {config.get('recipe')}"]
     for section, key in (("data", "name"), ("model", "arch"), ("loss", "name")):
         value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
         if value is not None:
@@ -236,15 +250,15 @@ def write_report(run_dir: str | Path) -> Path:
             f"<details><summary>config.yaml</summary><pre>{esc(config_text)}</pre></details>"
         )
 
-    if (run_dir / "curves.png").is_file():
-        parts += ["<h2>Training curves</h2>", _img("curves.png", "training curves")]
-    if (run_dir / "eval_curves.png").is_file():
+    if (run_dir / layout.CURVES).is_file():
+        parts += ["<h2>Training curves</h2>", _img(layout.CURVES, "training curves")]
+    if (run_dir / layout.EVAL_CURVES).is_file():
         parts += ["<h2>Evaluation during training</h2>",
-                  _img("eval_curves.png", "evaluation metrics over training")]
-    if (run_dir / "eval.md").is_file():
-        text = (run_dir / "eval.md").read_text(encoding="utf-8", errors="replace")
+                  _img(layout.EVAL_CURVES, "evaluation metrics over training")]
+    if (run_dir / layout.EVAL_MD).is_file():
+        text = (run_dir / layout.EVAL_MD).read_text(encoding="utf-8", errors="replace")
         parts += ["<h2>Evaluation (gankit eval)</h2>", f"<pre>{esc(text)}</pre>"]
-    finals = sorted(p.name for p in run_dir.glob("*_final.png") if p.is_file())
+    finals = sorted(p.name for p in run_dir.glob(f"*{layout.FINAL_SUFFIX}") if p.is_file())
     if finals:
         parts.append("<h2>Final pictures</h2>")
         parts += [_img(name, name.removesuffix(".png").replace("_", " ")) for name in finals]

@@ -299,7 +299,6 @@ def _draw_panel(ax: Any, records: list[dict[str, Any]], members: list[Any]) -> N
                   fontsize=9, frameon=False)
 
 
-EVAL_CURVES = "eval_curves.png"
 _EVAL_LABELS = {"eval_fid": "FID (lower is better)", "eval_modes": "modes captured",
                 "eval_hq": "high-quality share", "eval_kl": "mode KL to uniform",
                 "eval_classes": "classes covered", "eval_class_kl": "class KL to uniform",

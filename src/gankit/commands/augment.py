@@ -5,30 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gankit.commands.common import common, show_results
+
 DEFAULT_NAME = "augment_bench.json"
-
-
-def cmd_augment(args: argparse.Namespace) -> int:
-    from gankit.run import load
-    from gankit.synthetic.augment import AugmentOptions, augment_bench, augment_markdown
-    from gankit.synthetic.fewshot import check_json_name, write_results
-
-    check_json_name(args.json)  # before the long work
-    run = load(args.run, args.device)
-    opts = AugmentOptions(tuple(args.sizes), args.seeds, args.synthetic_per_class, args.steps,
-                          args.batch_size, args.lr, not args.no_ema, args.min_confidence)
-    result = augment_bench(run, opts, args.device, progress=not args.no_progress)
-    markdown = augment_markdown(result)
-    json_path, md_path = write_results(result, markdown, args.json or run.path / DEFAULT_NAME)
-    print(markdown)
-    print(f"Wrote {json_path} and {md_path}")
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gankit augment-bench`` to ``sub``."""
     p = sub.add_parser(
         "augment-bench", help="measure whether synthetic data helps a small classifier",
+        parents=[common("no_ema", "device", "no_progress")],
         description="Train one fixed small CNN on (a) K real images per class, (b) the same "
         "plus synthetic images, (c) synthetic images only (classification accuracy score), for "
         "each size K and seed, and report the test accuracy (mean ± std over seeds) with an "
@@ -46,8 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                    help="unconditional runs: keep synthetic samples labelled with probability "
                    "≥ P")
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     p.add_argument("--json", type=Path, metavar="OUT", help="JSON output (Markdown beside it)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_augment)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gankit.run import load
+    from gankit.synthetic.augment import AugmentOptions, augment_bench, augment_markdown
+    from gankit.synthetic.fewshot import check_json_name
+
+    check_json_name(args.json)  # before the long work
+    loaded = load(args.run, args.device)
+    opts = AugmentOptions(tuple(args.sizes), args.seeds, args.synthetic_per_class, args.steps,
+                          args.batch_size, args.lr, not args.no_ema, args.min_confidence)
+    result = augment_bench(loaded, opts, args.device, progress=not args.no_progress)
+    return show_results(result, augment_markdown(result), args.json or loaded.path / DEFAULT_NAME)

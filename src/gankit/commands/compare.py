@@ -1,17 +1,19 @@
-"""``gankit compare RUN_A RUN_B ...``: final grids side by side and a table of their scores."""
+"""The ``gankit compare`` command (``gankit compare RUN_A RUN_B ...``): final grids side by side
+and a table of their scores (logic in :mod:`gankit.compare`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from gankit.errors import GankitError
+from gankit.commands.common import at_least, common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``compare`` parser to ``sub``."""
+    """Add ``gankit compare`` to ``sub``."""
     p = sub.add_parser(
         "compare", help="put runs side by side: sample grids and evaluation scores",
+        parents=[common("device", "no_progress")],
         description="Put two or more runs side by side: their 400-sample grids and a table of "
         "their evaluation scores (FID, precision, recall, coverage, class histogram, ...) from "
         "each run's eval.json (made by 'gankit eval'). Writes compare.html (self-contained), "
@@ -21,24 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--names", help="comma-separated labels for the runs (default: folder names)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     p.add_argument("--eval-missing", "--eval", dest="eval_missing", action="store_true",
-                   help="evaluate runs that have no eval.json first, with the protocol of the "
-                   "first run that has one (or gankit eval's defaults), and save it in the run")
+                   help="evaluate runs that have no eval.json first (on --device), with the "
+                   "protocol of the first run that has one (or gankit eval's defaults), and save "
+                   "it in the run")
     p.add_argument("-n", type=int, default=None, help="with --eval-missing: generated samples")
     p.add_argument("--real", type=int, default=None,
                    help="with --eval-missing: real reference samples")
     p.add_argument("--extractor", action="append", metavar="NAME",
                    help="with --eval-missing: feature extractor (repeatable)")
-    p.add_argument("--device", default="cpu", help="with --eval-missing: cpu, cuda or auto")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from gankit.compare import COMPARE_HTML, COMPARE_MD, compare_runs, score_rows
 
-    for flag, value in (("-n", args.n), ("--real", args.real)):
-        if value is not None and value < 2:
-            raise GankitError(f"{flag} must be at least 2 (got {value}).")
+    at_least(("-n", args.n, 2), ("--real", args.real, 2))
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     options = {"num_generated": args.n, "num_real": args.real,
                "extractors": tuple(args.extractor) if args.extractor else None}

@@ -5,30 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gankit.commands.common import common, show_results
+
 DEFAULT_NAME = "finetune_d.json"
-
-
-def cmd_finetune(args: argparse.Namespace) -> int:
-    from gankit.reuse.finetune import FinetuneOptions, finetune_d, finetune_markdown
-    from gankit.run import load
-    from gankit.synthetic.fewshot import check_json_name, write_results
-
-    check_json_name(args.json)  # before the long work
-    run = load(args.run, args.device)
-    opts = FinetuneOptions(tuple(args.labels_per_class), args.seeds, args.steps,
-                           args.batch_size, args.lr, args.body_lr_scale, args.probe_lr)
-    result = finetune_d(run, opts, args.device, progress=not args.no_progress)
-    markdown = finetune_markdown(result)
-    json_path, md_path = write_results(result, markdown, args.json or run.path / DEFAULT_NAME)
-    print(markdown)
-    print(f"Wrote {json_path} and {md_path}")
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gankit finetune-d`` to ``sub``."""
     p = sub.add_parser(
         "finetune-d", help="reuse the trained discriminator as a classifier (vs from scratch)",
+        parents=[common("device", "no_progress")],
         description="Put a new linear class head on the trained D's features and train it on "
         "K labelled real images per class: a linear probe (D frozen) and a fine-tune (D at a "
         "smaller learning rate), against the same network freshly initialised and trained "
@@ -48,6 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe-lr", type=float, default=1e-2,
                    help="learning rate of the linear probes' heads (default 1e-2)")
     p.add_argument("--json", type=Path, metavar="OUT", help="JSON output (Markdown beside it)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_finetune)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gankit.reuse.finetune import FinetuneOptions, finetune_d, finetune_markdown
+    from gankit.run import load
+    from gankit.synthetic.fewshot import check_json_name
+
+    check_json_name(args.json)  # before the long work
+    loaded = load(args.run, args.device)
+    opts = FinetuneOptions(tuple(args.labels_per_class), args.seeds, args.steps,
+                           args.batch_size, args.lr, args.body_lr_scale, args.probe_lr)
+    result = finetune_d(loaded, opts, args.device, progress=not args.no_progress)
+    return show_results(result, finetune_markdown(result), args.json or loaded.path / DEFAULT_NAME)

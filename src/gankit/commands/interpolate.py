@@ -1,22 +1,24 @@
-"""The ``gankit interpolate`` and ``gankit latent-arithmetic`` commands (logic in
-:mod:`gankit.latent`)."""
+"""The ``gankit interpolate`` command: images along paths in a run's latent space (logic in
+:func:`gankit.latent.interpolate`)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
+from gankit.commands.common import at_least, class_index, common
 from gankit.errors import GankitError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``interpolate`` and ``latent-arithmetic`` parsers to ``sub``."""
+    """Add ``gankit interpolate`` to ``sub``."""
     p = sub.add_parser(
         "interpolate", help="images along latent paths: random codes, classes, real images",
         description="Interpolate in a run's latent space, linearly (lerp) and spherically "
         "(slerp): between random codes, between two classes (conditional runs: same z, the "
         "class code moves) or between real images projected onto codes. Writes a PNG with one "
-        "row per pair (and mode) and, with --gif, an animated GIF into RUN/latent/.")
+        "row per pair (and mode) and, with --gif, an animated GIF into RUN/latent/.",
+        parents=[common("seed", "no_ema", "device", "no_progress")])
     p.add_argument("run", help="run folder")
     p.add_argument("-o", "--output", help="output .png (the .gif goes beside it); default "
                    "RUN/latent/interpolate-<mode>-<between>[-N].png")
@@ -28,7 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10, help="images per path, ends included")
     p.add_argument("--rows", type=int, default=8, help="pairs (rows) for random codes and "
                    "classes, and for random data set images")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--classes", nargs=2, metavar="CLASS", help="start and end class "
                    "(number or name; default: row i goes from class i to i + 1)")
     p.add_argument("--label", nargs="+", metavar="CLASS", help="conditional runs: the class of "
@@ -46,61 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restarts", type=int, default=4, help="random starts per image")
     p.add_argument("--gif", action="store_true", help="also write an animated GIF")
     p.add_argument("--frame-ms", type=int, default=120, help="GIF time per frame")
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_interpolate)
-
-    a = sub.add_parser(
-        "latent-arithmetic", help="move codes along an attribute's or a class's direction",
-        description="Find a direction in z for a measured image attribute (thickness, slant, "
-        "ink) or a class, add it to codes with strengths from -a to +a, and write a grid (rows "
-        "= codes, columns = strengths) with the attribute's mean and the share of samples "
-        "keeping their class under each column, plus the numbers as JSON, into RUN/latent/.")
-    a.add_argument("run", help="run folder")
-    a.add_argument("--attribute", required=True,
-                   choices=["thickness", "slant", "ink", "class"])
-    a.add_argument("--target", help="--attribute class: the class to move towards")
-    a.add_argument("--source", help="--attribute class: the class to start from (default: "
-                   "every other class)")
-    a.add_argument("--strength", type=float, help="largest α (attributes: standard "
-                   "deviations along the direction, default 3; class: 2 multiples of the class "
-                   "direction, or 1 = the full class code on conditional runs)")
-    a.add_argument("-n", type=int, default=10_000, help="samples to find the direction")
-    a.add_argument("--method", choices=["regression", "quantile"], default="regression",
-                   help="regression of the attribute on z, or top minus bottom quantile means")
-    a.add_argument("--quantile", type=float, default=0.2)
-    a.add_argument("--columns", type=int, default=9)
-    a.add_argument("--rows", type=int, default=8, help="codes shown")
-    a.add_argument("--bases", type=int, default=500, help="codes measured per column")
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("-o", "--output", help="output .png (the .json goes beside it)")
-    a.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
-    a.add_argument("--device", default="cpu")
-    a.add_argument("--no-progress", action="store_true")
-    a.set_defaults(func=cmd_arithmetic)
+    p.set_defaults(func=run)
 
 
-def class_index(names: Sequence[str], value: str, flag: str) -> int:
-    """A class given by number or name → its index."""
-    if value in names:
-        return list(names).index(value)
-    try:
-        index = int(value)
-    except ValueError:
-        index = -1
-    if not 0 <= index < len(names):
-        known = ", ".join(names) if names else "none: the run has no classes"
-        raise GankitError(f"{flag} {value!r} is not a class of this run (classes: {known}).")
-    return index
-
-
-def _at_least(value: int, least: int, flag: str) -> None:
-    if value < least:
-        raise GankitError(f"{flag} must be at least {least} (got {value}).")
-
-
-def cmd_interpolate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     import torch
 
     from gankit.latent import dataset_images, file_images, interpolate
@@ -109,10 +59,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from gankit.latent.render import require_images
     from gankit.run import load
 
-    for flag, value, least in (("--steps", args.steps, 2), ("--rows", args.rows, 1),
-                               ("--projection-steps", args.projection_steps, 1),
-                               ("--restarts", args.restarts, 1), ("--frame-ms", args.frame_ms, 10)):
-        _at_least(value, least, flag)
+    at_least(("--steps", args.steps, 2), ("--rows", args.rows, 1),
+             ("--projection-steps", args.projection_steps, 1), ("--restarts", args.restarts, 1),
+             ("--frame-ms", args.frame_ms, 10))
     given = args.images or args.image_files
     between = args.between or ("images" if given else "random")
     if given and between != "images":
@@ -122,12 +71,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if given and len(given) % 2:
         raise GankitError(f"Images come in pairs (start and end of each row); got {len(given)}.")
     gif = args.gif or (args.output or "").lower().endswith(".gif")
-    run = load(args.run, args.device)
-    require_images(run, "Interpolation")
-    names = run.spec.class_names
+    loaded = load(args.run, args.device)
+    require_images(loaded, "Interpolation")
+    names = loaded.spec.class_names
     labels = None
     if args.label:
-        if not run.num_classes:
+        if not loaded.num_classes:
             raise GankitError(f"--label needs a class-conditional run, and {args.run!r} is "
                               "unconditional.")
         labels = torch.tensor([class_index(names, v, "--label") for v in args.label])
@@ -137,12 +86,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     images = None
     if between == "images":
         if args.image_files:
-            images = file_images(run, args.image_files)
+            images = file_images(loaded, args.image_files)
         else:
-            idx = args.images or random_dataset_indices(run, 2 * args.rows, args.seed, args.split)
-            images = dataset_images(run, idx, args.split)
-    stem = output_stem(run, f"interpolate-{args.mode}-{between}", args.output)
-    result = interpolate(run, between, args.mode, args.steps, args.rows, args.seed, classes,
+            idx = args.images or random_dataset_indices(loaded, 2 * args.rows, args.seed,
+                                                        args.split)
+            images = dataset_images(loaded, idx, args.split)
+    stem = output_stem(loaded, f"interpolate-{args.mode}-{between}", args.output)
+    result = interpolate(loaded, between, args.mode, args.steps, args.rows, args.seed, classes,
                          images, labels, use_ema=not args.no_ema,
                          projection_steps=args.projection_steps, restarts=args.restarts,
                          progress=not args.no_progress)
@@ -172,51 +122,3 @@ def _describe(result, names: Sequence[str], images) -> None:  # noqa: ANN001
     for i, (name, err) in enumerate(zip(images.names, proj.error.tolist(), strict=True)):
         label = f", class {names[int(proj.labels[i])]}" if proj.labels is not None else ""
         print(f"  {name}: error {err:.4f}{label}")
-
-
-def cmd_arithmetic(args: argparse.Namespace) -> int:
-    from gankit.latent import latent_arithmetic
-    from gankit.latent.output import output_stem
-    from gankit.latent.render import require_images
-    from gankit.run import load
-
-    for flag, value, least in (("-n", args.n, 20), ("--columns", args.columns, 2),
-                               ("--rows", args.rows, 1), ("--bases", args.bases, 1)):
-        _at_least(value, least, flag)
-    if args.attribute != "class" and (args.target is not None or args.source is not None):
-        raise GankitError("--target and --source only go with --attribute class.")
-    run = load(args.run, args.device)
-    require_images(run, "Latent arithmetic")
-    names = run.spec.class_names
-    target = class_index(names, args.target, "--target") if args.target is not None else None
-    source = class_index(names, args.source, "--source") if args.source is not None else None
-    name = f"arithmetic-{args.attribute}"
-    if target is not None:
-        name += f"-{names[target]}"
-    stem = output_stem(run, name, args.output, allowed=(".png",))
-    result = latent_arithmetic(run, args.attribute, target=target, source=source,
-                               strength=args.strength, columns=args.columns, rows=args.rows,
-                               bases=args.bases, n=args.n, method=args.method,
-                               quantile=args.quantile, seed=args.seed, use_ema=not args.no_ema,
-                               progress=not args.no_progress)
-    paths = result.save(stem)
-    print(result.info.get("title", ""))
-    value = "% target" if args.attribute == "class" else f"mean {args.attribute}"
-    header = f"{'alpha':>7}  {value:>15}"
-    if result.class_agreement is not None:
-        header += "  class kept"
-    print(header)
-    for i, alpha in enumerate(result.alphas.tolist()):
-        v = result.values[i]
-        line = f"{alpha:>+7.2f}  " + (f"{v:>15.1%}" if args.attribute == "class" else
-                                      f"{v:>15.4f}")
-        if result.class_agreement is not None:
-            line += f"  {result.class_agreement[i]:>10.1%}"
-        print(line)
-    fmt = "{:.1%}".format if args.attribute == "class" else "{:.4f}".format
-    alphas = [float(a) for a in result.alphas]
-    after = " and ".join(f"{fmt(result.values[i])} (alpha {alphas[i]:+.2f})"
-                         for i in result.end_columns)
-    print(f"Before (alpha {alphas[result.reference]:+.2f}): {fmt(result.before)}; after: {after}.")
-    print("Wrote " + " and ".join(str(p) for p in paths))
-    return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gankit.data import arrays, digits, folder, idx, stacked, toy  # noqa: F401  (register the sources)
-from gankit.data.base import DATASETS, Dataset, DataSource, NoOptions
+from gankit.data import arrays, curve, digits, folder, idx, stacked, toy  # noqa: F401
+from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation, NoOptions, evaluation_of
 
 if TYPE_CHECKING:
     from gankit.config import DataConfig
 
-__all__ = ["DATASETS", "DataSource", "Dataset", "NoOptions", "load_dataset"]
+__all__ = ["DATASETS", "DataSource", "Dataset", "Evaluation", "NoOptions", "evaluation_of",
+           "load_dataset"]
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:

@@ -65,12 +65,40 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """How samples of a source are judged, declared by the source (read by ``gankit eval`` and
+    by evaluation while training).
+
+    - ``test_split``: the source has a held-out split (``data.options.split=test``) to compare
+      with and to test its classifier on; otherwise a fixed 20 % of it is held out.
+    - ``classifier``: the source whose labelled images train the evaluation classifier (None:
+      this source's own labels); with ``per_channel`` that classifier reads each channel.
+    - ``modes``: how modes are counted — ``mixture`` (mode centres of a Gaussian mixture, 3 σ),
+      ``channel-classes`` (the per-channel classes, e.g. Stacked MNIST's 1,000) or ``none``;
+      ``mode_samples`` generated samples do it (the standard protocol's count).
+    """
+
+    test_split: bool = False
+    classifier: str | None = None
+    per_channel: bool = False
+    modes: Literal["none", "mixture", "channel-classes"] = "none"
+    mode_samples: int = 0
+
+
+@dataclass(frozen=True)
 class DataSource:
-    """A registered source: how to load it and which per-source options it accepts."""
+    """A registered source: how to load it, which per-source options it accepts and how its
+    samples are evaluated."""
 
     load: Callable[[DataConfig, BaseModel], Dataset]
     options: type[BaseModel] = NoOptions
     description: str = ""
+    evaluation: Evaluation = field(default_factory=Evaluation)
 
 
 DATASETS: Registry[DataSource] = Registry("data set")
+
+
+def evaluation_of(name: str) -> Evaluation:
+    """How the samples of the source ``name`` are evaluated."""
+    return DATASETS.get(name).evaluation

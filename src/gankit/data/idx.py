@@ -25,7 +25,7 @@ from pydantic import field_validator
 
 from gankit.config import DataConfig
 from gankit.console import say
-from gankit.data.base import DATASETS, Dataset, DataSource
+from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation
 from gankit.data.ranges import from_unit
 from gankit.data.transforms import resize_images, to_channels
 from gankit.errors import GankitError
@@ -258,5 +258,6 @@ for _spec, _what in ((MNIST, "70k handwritten digits"), (FASHION_MNIST, "70k clo
             lambda cfg, options, spec=_spec: load_idx(spec, cfg, options),
             IdxOptions,
             f"{_spec.title}: {_what}, 28×28 grey, 10 classes (local or downloaded, md5-checked)",
+            Evaluation(test_split=True),
         ),
     )

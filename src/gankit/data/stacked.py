@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 
 from gankit.config import DataConfig
-from gankit.data.base import DATASETS, Dataset, DataSource
+from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation
 from gankit.data.idx import MNIST, IdxOptions, load_idx
 from gankit.data.ranges import from_unit
 from gankit.data.transforms import resize_images
@@ -84,5 +84,7 @@ DATASETS.add(
         load_stacked,
         StackedOptions,
         "Stacked MNIST: 3 random MNIST digits as R, G, B, 28×28, 1,000 classes (mode collapse)",
+        Evaluation(test_split=True, classifier="mnist", per_channel=True,
+                   modes="channel-classes", mode_samples=26_000),
     ),
 )

@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 
 from gankit.config import DataConfig
-from gankit.data.base import DATASETS, Dataset, DataSource
+from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation
 from gankit.options import StrictModel
 
 
@@ -73,15 +73,20 @@ def load_grid(cfg: DataConfig, options: GridOptions) -> Dataset:
     return sample_mixture("grid25", centres, options.std, options.n_samples, options.seed)
 
 
+#: modes counted on 2,500 samples, as VEEGAN and PacGAN do
+MIXTURE = Evaluation(modes="mixture", mode_samples=2500)
+
 DATASETS.add(
     "ring8",
     DataSource(
-        load_ring, RingOptions, "8 Gaussians on a unit circle, std 0.01 (2-D toy, PacGAN setting)"
+        load_ring, RingOptions, "8 Gaussians on a unit circle, std 0.01 (2-D toy, PacGAN setting)",
+        MIXTURE,
     ),
 )
 DATASETS.add(
     "grid25",
     DataSource(
-        load_grid, GridOptions, "25 Gaussians on a 5×5 grid {-4..4}², std 0.05 (2-D toy, PacGAN)"
+        load_grid, GridOptions, "25 Gaussians on a 5×5 grid {-4..4}², std 0.05 (2-D toy, PacGAN)",
+        MIXTURE,
     ),
 )

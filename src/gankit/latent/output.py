@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from gankit.errors import GankitError
+from gankit.layout import LATENT
 from gankit.run import Run
 
-FOLDER = "latent"
+FOLDER = LATENT
 SUFFIXES = (".png", ".gif", ".json")
 
 

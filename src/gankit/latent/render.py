@@ -8,6 +8,7 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.conditional import ConditionalGenerator
+from gankit.recipes.capabilities import SamplesFromNoise
 from gankit.run import Run
 
 
@@ -24,7 +25,8 @@ def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def require_images(run: Run, what: str) -> None:
-    """Latent tools draw pictures: stop with a clear message for 2-D point runs."""
+    """Latent tools need a generator of pictures: stop with a clear message otherwise."""
+    run.capability(SamplesFromNoise, what)
     if run.spec.kind != "image" or len(run.spec.sample_shape) != 3:
         raise GankitError(f"{what} needs a run trained on images, but {str(run.path)!r} was "
                           f"trained on {run.spec.kind} data ({run.spec.name}).")

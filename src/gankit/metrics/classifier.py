@@ -43,6 +43,7 @@ from safetensors.torch import save as save_tensors
 from tqdm.auto import tqdm
 
 from gankit.console import say
+from gankit.data import DATASETS, evaluation_of
 from gankit.data.transforms import resize_images
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_bytes, atomic_write_text
@@ -65,8 +66,6 @@ AUGMENT_BELOW = 10_000  # training sets smaller than this get random shifts
 POOL = 4
 HOLDOUT = 0.2
 SEED = 0
-SPLIT_SOURCES = ("mnist", "fashion-mnist")  # sources with their own test split
-STACKED = "stacked-mnist"
 
 
 class ClassifierNet(nn.Module):
@@ -118,12 +117,17 @@ def _conv(c_in: int, c_out: int) -> list[nn.Module]:
             nn.ReLU(inplace=True)]
 
 
-def mnist_config(data_cfg: DataConfig) -> DataConfig:
-    """The MNIST config whose classifier a ``stacked-mnist`` run uses (same folder and size)."""
+def classifier_config(data_cfg: DataConfig) -> DataConfig:
+    """The data whose classifier measures ``data_cfg``'s samples, as its source declares
+    (itself, or e.g. MNIST for Stacked MNIST: same folder, size and download options)."""
     from gankit.config import DataConfig
 
-    opts = {k: data_cfg.options[k] for k in ("mirror", "download") if k in data_cfg.options}
-    return DataConfig(name="mnist", path=data_cfg.path, image_size=data_cfg.image_size,
+    source = evaluation_of(data_cfg.name).classifier
+    if source is None:
+        return data_cfg
+    known = DATASETS.get(source).options.model_fields
+    opts = {k: v for k, v in data_cfg.options.items() if k in known and k != "split"}
+    return DataConfig(name=source, path=data_cfg.path, image_size=data_cfg.image_size,
                       normalize="unit", options=opts)
 
 
@@ -133,7 +137,7 @@ def labelled_splits(data_cfg: DataConfig) -> dict[str, Any]:
     from gankit.data import load_dataset
 
     base = {**data_cfg.model_dump(), "normalize": "unit", "limit": None}
-    if data_cfg.name in SPLIT_SOURCES:
+    if evaluation_of(data_cfg.name).test_split:
         train, test = (load_dataset(DataConfig.model_validate({**base, "options": {
             **data_cfg.options, "split": split}})) for split in ("train", "test"))
         return {"train": (train.x, train.labels), "test": (test.x, test.labels),
@@ -230,8 +234,7 @@ def load_or_train_classifier(data_cfg: DataConfig, device: torch.device | str = 
                              progress: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
     """The classifier of ``data_cfg``'s data (from the cache, else trained and cached) and its
     facts (test accuracy, key, class names, ...). ``stacked-mnist`` gets the MNIST classifier."""
-    if data_cfg.name == STACKED:
-        data_cfg = mnist_config(data_cfg)
+    data_cfg = classifier_config(data_cfg)
     device = torch.device(device)
     splits = labelled_splits(data_cfg)
     (x, labels), (x_test, labels_test) = splits["train"], splits["test"]
@@ -287,7 +290,7 @@ class ClassifierExtractor(FeatureExtractor):
         self.data_name = data_cfg.name
         self.model, self.info = load_or_train_classifier(data_cfg, device, progress)
         self.device, self.progress, self.batch_size = torch.device(device), progress, batch_size
-        self.per_channel = data_cfg.name == STACKED
+        self.per_channel = evaluation_of(data_cfg.name).per_channel
         self.channels = 3 if self.per_channel else self.model.channels
 
     def _check(self, x: torch.Tensor) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 import torch
 
 from gankit.config import DataConfig, RunConfig
-from gankit.data import DATASETS, Dataset, load_dataset
+from gankit.data import Dataset, evaluation_of, load_dataset
 from gankit.data.ranges import to_unit
+from gankit.errors import GankitError
 from gankit.metrics.features import ExtractorContext, FeatureExtractor, build_extractor
 from gankit.metrics.frechet import feature_stats, frechet_distance
 from gankit.metrics.kid import kid
@@ -26,7 +27,16 @@ from gankit.metrics.modes import kl_to_uniform, mixture_modes
 from gankit.metrics.prdc import prdc, precision_recall
 from gankit.metrics.score import classifier_score
 
-STACKED_MNIST = "stacked-mnist"
+#: what ``gankit eval --metrics`` can ask for
+METRICS = {
+    "fid": "Fréchet distance of the features' Gaussians",
+    "kid": "kernel inception distance (unbiased MMD², cubic kernel)",
+    "prdc": "precision, recall (k = 3), density and coverage (k = 5)",
+    "classes": "the class histogram of the samples (and, when conditional, the requested "
+               "class recognised)",
+    "score": "the Inception-Score formula on the extractor's class probabilities",
+    "modes": "modes captured, as the data source counts them (2-D mixtures, Stacked MNIST)",
+}
 
 
 @dataclass
@@ -44,6 +54,7 @@ class EvalOptions:
     pr_k: int = 3
     dc_k: int = 5
     mode_samples: int | None = None
+    metrics: tuple[str, ...] | None = None  # None = every metric that applies
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,15 +68,29 @@ def default_extractors(kind: str, labelled: bool) -> tuple[str, ...]:
 
 def default_counts(kind: str, data_name: str) -> tuple[int, int, int]:
     """(generated, real, mode samples) of the standard protocols for a kind of data."""
+    modes = evaluation_of(data_name).mode_samples
     if kind == "points":
-        return 2500, 2500, 2500  # VEEGAN / PacGAN: 2,500 samples
-    return 10_000, 10_000, 26_000 if data_name == STACKED_MNIST else 0
+        return 2500, 2500, modes  # VEEGAN / PacGAN: 2,500 samples
+    return 10_000, 10_000, modes
+
+
+def chosen_metrics(asked: tuple[str, ...] | None, data_name: str) -> set[str]:
+    """The metrics to compute: those asked for (checked), or every one that applies."""
+    applies = set(METRICS) - ({"modes"} if evaluation_of(data_name).modes == "none" else set())
+    if asked is None:
+        return applies
+    unknown = [m for m in asked if m not in METRICS]
+    if unknown:
+        raise GankitError(f"Unknown metric {unknown[0]!r}; choose from: {', '.join(METRICS)}.")
+    if "modes" in asked and "modes" not in applies:
+        raise GankitError(f"The data set {data_name!r} declares no modes to count; leave "
+                          "'modes' out of --metrics.")
+    return set(asked)
 
 
 def reference_data(data: DataConfig, split: str) -> tuple[Dataset, str]:
-    """Real data to compare with: the ``split`` split when the source has splits."""
-    options = DATASETS.get(data.name).options
-    if "split" in options.model_fields:
+    """Real data to compare with: the ``split`` split when the source has one."""
+    if evaluation_of(data.name).test_split:
         data = data.model_copy(update={"options": {**data.options, "split": split},
                                        "limit": None})
         return load_dataset(data), f"{data.name} {split} split"
@@ -107,31 +132,45 @@ def cached_features(extractor: FeatureExtractor, x: torch.Tensor) -> torch.Tenso
     return feats
 
 
-def feature_metrics(real: torch.Tensor, fake: torch.Tensor, opts: EvalOptions) -> dict[str, Any]:
-    """FID, KID, precision/recall (k = opts.pr_k) and density/coverage (k = opts.dc_k)."""
-    mu_r, sigma_r = feature_stats(real)
-    mu_f, sigma_f = feature_stats(fake)
-    out: dict[str, Any] = {"fid": frechet_distance(mu_f, sigma_f, mu_r, sigma_r)}
-    out.update(kid(fake, real, subsets=opts.kid_subsets, subset_size=opts.kid_subset_size,
-                   seed=opts.seed))
-    pr = precision_recall(real, fake, k=opts.pr_k)
-    dc = prdc(real, fake, k=opts.dc_k)
-    out.update({"precision": pr["precision"], "recall": pr["recall"],
-                "density": dc["density"], "coverage": dc["coverage"]})
+def feature_metrics(real: torch.Tensor, fake: torch.Tensor, opts: EvalOptions,
+                    metrics: set[str] | None = None) -> dict[str, Any]:
+    """Of ``metrics`` (default all): FID, KID, precision/recall (k = opts.pr_k) and
+    density/coverage (k = opts.dc_k)."""
+    metrics = set(METRICS) if metrics is None else metrics
+    out: dict[str, Any] = {}
+    if "fid" in metrics:
+        mu_r, sigma_r = feature_stats(real)
+        mu_f, sigma_f = feature_stats(fake)
+        out["fid"] = frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
+    if "kid" in metrics:
+        out.update(kid(fake, real, subsets=opts.kid_subsets, subset_size=opts.kid_subset_size,
+                       seed=opts.seed))
+    if "prdc" in metrics:
+        pr = precision_recall(real, fake, k=opts.pr_k)
+        dc = prdc(real, fake, k=opts.dc_k)
+        out.update({"precision": pr["precision"], "recall": pr["recall"],
+                    "density": dc["density"], "coverage": dc["coverage"]})
     return out
 
 
 def class_metrics(extractor: FeatureExtractor, fake: torch.Tensor,
                   class_names: list[str] | tuple[str, ...],
-                  requested: torch.Tensor | None = None) -> dict[str, Any]:
-    """Class histogram of generated samples (missing classes = dropped modes) and the score.
+                  requested: torch.Tensor | None = None,
+                  metrics: set[str] | None = None) -> dict[str, Any]:
+    """Class histogram of generated samples (missing classes = dropped modes) and the score
+    (``metrics``: which of ``classes`` and ``score``; default both).
 
     For a conditional generator, ``requested`` holds the class asked for per sample, and
     ``label_accuracy`` is the share the classifier assigns to that class (per class too).
     """
-    probs = extractor.probabilities(fake)
+    metrics = {"classes", "score"} if metrics is None else metrics
+    probs = extractor.probabilities(fake) if metrics & {"classes", "score"} else None
     if probs is None:
         return {}
+    score = classifier_score(probs, splits=10 if len(probs) >= 100 else 1) \
+        if "score" in metrics else {}
+    if "classes" not in metrics:
+        return score
     predicted = probs.argmax(dim=1)
     counts = torch.bincount(predicted, minlength=probs.shape[1])
     names = list(class_names) or [str(i) for i in range(len(counts))]
@@ -148,7 +187,7 @@ def class_metrics(extractor: FeatureExtractor, fake: torch.Tensor,
         "classes_total": int(len(counts)),
         "missing_classes": [n for n, c in zip(names, counts.tolist(), strict=False) if c == 0],
         "class_kl_uniform": kl_to_uniform(counts),
-        **classifier_score(probs, splits=10 if len(probs) >= 100 else 1),
+        **score,
     }
 
 
@@ -163,31 +202,36 @@ def evaluate_samples(fake: torch.Tensor, real: Dataset, cfg: RunConfig, opts: Ev
                                  norm)
     names = opts.extractors or default_extractors(kind, real.labels is not None)
     ctx = ExtractorContext(cfg.data, device, opts.progress)
+    metrics = chosen_metrics(opts.metrics, cfg.data.name)
     results: dict[str, Any] = {}
     for name in names:
         extractor = build_extractor(name, ctx)
         started = time.perf_counter()
-        scores = feature_metrics(cached_features(extractor, real_in), extractor.features(fake_in),
-                                 opts)
-        scores.update(class_metrics(extractor, fake_in, class_names, requested))
+        scores: dict[str, Any] = {}
+        if metrics & {"fid", "kid", "prdc"}:
+            scores = feature_metrics(cached_features(extractor, real_in),
+                                     extractor.features(fake_in), opts, metrics)
+        scores.update(class_metrics(extractor, fake_in, class_names, requested, metrics))
         scores["seconds"] = round(time.perf_counter() - started, 2)
         results[name] = {"protocol": extractor.protocol(), **scores}
     return results
 
 
 def mode_metrics(run: Any, opts: EvalOptions, device: torch.device) -> dict[str, Any] | None:
-    """Modes of a 2-D mixture (centres from the run's data) or of Stacked MNIST, or None."""
+    """Modes as the run's data source counts them (a 2-D mixture's centres, or the classes of
+    each channel as for Stacked MNIST), or None when it declares none."""
     n = opts.mode_samples
     if n is None:
         n = default_counts(run.spec.kind, run.config.data.name)[2]
+    how = evaluation_of(run.config.data.name).modes
     centres = run.facts.get("mode_centres")
-    if centres is not None and n:
+    if how == "mixture" and centres is not None and n:
         samples = run.sample(n, seed=opts.seed + 1, use_ema=opts.use_ema)
         std = float(run.facts["mode_std"])
         out = mixture_modes(samples, torch.tensor(centres), std)
         return {**out, "protocol": {"samples": n, "threshold": "3 σ", "std": std,
                                     "kl": "high-quality samples' mode histogram vs uniform"}}
-    if run.config.data.name == STACKED_MNIST and n:
+    if how == "channel-classes" and n:
         from gankit.metrics.stacked import stacked_mnist_modes
 
         classifier = build_extractor("classifier",
@@ -220,11 +264,13 @@ def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
                              "kernel": "(x·y/d + 1)^3"},
                      "precision_recall_k": opts.pr_k, "density_coverage_k": opts.dc_k,
                      "options": asdict(opts)["extra"],
+                     "metrics": sorted(chosen_metrics(opts.metrics, run.config.data.name)),
                      "conditional": "every class equally often" if run.num_classes else "no"},
         "extractors": evaluate_samples(fake, real, run.config, opts, device,
                                        run.spec.class_names, requested),
     }
-    modes = mode_metrics(run, opts, device)
+    modes = mode_metrics(run, opts, device) if "modes" in chosen_metrics(
+        opts.metrics, run.config.data.name) else None
     if modes is not None:
         result["modes"] = modes
     result["seconds"] = round(time.perf_counter() - started, 1)

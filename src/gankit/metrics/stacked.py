@@ -3,7 +3,7 @@
 Each channel of a sample is classified by an MNIST classifier: any object whose ``classify``
 maps ``(M, 1, H, W)`` images in [0, 1] to digits, such as the network that
 :func:`gankit.metrics.classifier.load_or_train_classifier` returns for
-:func:`gankit.metrics.classifier.mnist_config` (or the ``classifier`` extractor of a
+:func:`gankit.metrics.classifier.classifier_config` (or the ``classifier`` extractor of a
 ``stacked-mnist`` run). The sample's mode is ``100·c_R + 10·c_G + c_B``.
 The standard protocol counts the modes hit by 26,000 samples and reports KL(mode histogram ‖
 uniform) in nats.

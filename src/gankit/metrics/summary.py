@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.fileio import atomic_write_text
-
-EVAL_JSON = "eval.json"
-EVAL_MD = "eval.md"
+from gankit.layout import EVAL_JSON, EVAL_MD
 
 # (key, label, format) of the feature metrics, in table order
 FEATURE_ROWS = (

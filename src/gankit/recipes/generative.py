@@ -84,7 +84,7 @@ class GenerativeRecipe(Recipe, SamplesFromNoise):
         """Evaluation every ``eval.every`` steps (rank 0), when asked for."""
         if not (self.cfg.eval.every and context.is_main):
             return []
-        from gankit.training.eval_hook import PeriodicEval
+        from gankit.metrics.periodic import PeriodicEval
 
         with torch.random.fork_rng(devices=[]):  # evaluating never changes the training
             return [PeriodicEval(self.cfg, self, context)]

@@ -165,10 +165,10 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
     opts = opts or FinetuneOptions()
     _check(opts)
     device = torch.device(device)
+    facts = run.capability(HasDiscriminator, "finetune-d").discriminator_facts()
     if run.spec.kind != "image":
         raise GankitError("finetune-d needs a run trained on labelled images.")
     pretrained = discriminator_body(run)  # refuses packed runs before any data is loaded
-    facts = run.capability(HasDiscriminator, "finetune-d").discriminator_facts()
     start = time.perf_counter()
     splits = labelled_splits(run.config.data)
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]

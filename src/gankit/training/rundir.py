@@ -9,13 +9,8 @@ from pathlib import Path
 from gankit.config import RunConfig, migrate, read_yaml, validate
 from gankit.errors import GankitError
 from gankit.fileio import atomic_write_text, unused_path
+from gankit.layout import CHECKPOINTS, CONFIG, DATASET, METRICS, SAMPLES  # noqa: F401
 from gankit.models import DataSpec
-
-CONFIG = "config.yaml"
-DATASET = "dataset.json"
-METRICS = "metrics.jsonl"
-CHECKPOINTS = "checkpoints"
-SAMPLES = "samples"
 
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:

@@ -18,7 +18,7 @@ from gankit.fileio import atomic_write_text
 from gankit.models import DataSpec
 from gankit.recipes import RECIPES, Recipe
 from gankit.recipes.base import HookContext
-from gankit.report import read_metrics, write_report
+from gankit.report import rebuild
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
 from gankit.training.distributed import barrier, join, wrap
@@ -28,7 +28,6 @@ from gankit.training.interrupt import GracefulStop, Interrupted, StopRequested
 from gankit.training.loop import run_loop
 from gankit.training.runfolder import RunFolder
 from gankit.training.state import capture_state, restore_state
-from gankit.viz import EVAL_CURVES, save_curves, save_eval_curves
 
 
 def resolve_device(name: str) -> torch.device:
@@ -194,10 +193,7 @@ class Trainer:
         """The recipe's final pictures, learning curves and the HTML report."""
         if self.pictures is not None:
             self.pictures.final(self.run_dir)
-        records = read_metrics(self.run_dir)
-        save_curves(records, self.run_dir / "curves.png", self.recipe.scalars)
-        save_eval_curves(records, self.run_dir / EVAL_CURVES)
-        write_report(self.run_dir)
+        rebuild(self.run_dir)
 
 
 def first_step_problem(err: Exception) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 import torch
 
 from gankit.config import RunConfig
+from gankit.data import evaluation_of
 from gankit.data.ranges import to_unit
-from gankit.metrics.evaluate import STACKED_MNIST, class_metrics, subset
+from gankit.metrics.evaluate import class_metrics, subset
 from gankit.metrics.features import ExtractorContext, build_extractor
 from gankit.metrics.frechet import feature_stats, frechet_distance
 from gankit.metrics.modes import mixture_modes
@@ -38,9 +39,11 @@ class PeriodicEval:
         self.centres, self.std = dataset.mode_centres, dataset.mode_std
         self.extractor = self.stacked = None
         self.real_stats: tuple[Any, Any] | None = None
-        if self.centres is not None:
+        modes = evaluation_of(cfg.data.name).modes
+        if modes == "mixture" and self.centres is not None:
             return
-        if dataset.name == STACKED_MNIST:  # its classifier reads each channel as a digit
+        self.centres = None
+        if modes == "channel-classes":  # its classifier reads each channel as a class
             self.stacked = build_extractor("classifier", ExtractorContext(cfg.data, device,
                                                                           progress))
             return
