@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError
+from gankit.layout import FINAL_SUFFIX
 from gankit.metrics.summary import EVAL_JSON, FEATURE_ROWS
 from gankit.training.rundir import read_run_dir
-
-PICTURES = ("grid_final.png", "scatter_final.png")
 
 
 @dataclass
@@ -63,9 +62,9 @@ def load_entries(runs: list[str | Path], names: list[str] | None = None) -> list
     entries = []
     for name, path in zip(names, paths, strict=True):
         cfg, _, _ = read_run_dir(path)
-        picture = next((path / p for p in PICTURES if (path / p).is_file()), None)
+        picture = next(iter(sorted(path.glob(f"*{FINAL_SUFFIX}"))), None)
         if picture is None:
-            raise GankitError(f"Run {str(path)!r} has no grid_final.png (its training has not "
+            raise GankitError(f"Run {str(path)!r} has no final picture (its training has not "
                               f"finished); finish it with 'gankit train --resume {path}'.")
         entries.append(Entry(name, path, picture, cfg.recipe, cfg.preset, cfg.data.name,
                              read_eval(path)))
