@@ -108,6 +108,19 @@ def check_replaceable(path: Path, what: str, is_ours: Callable[[Path], bool]) ->
                           "choose another output folder or empty it yourself.")
 
 
+def check_output_folder(out: Path, overwrite: bool, what: str,
+                        is_ours: Callable[[Path], bool]) -> None:
+    """Refuse an output folder that is a file, or not empty without ``overwrite``, or not one of
+    gankit's own ``what`` folders (see :func:`check_replaceable`)."""
+    if out.exists() and not out.is_dir():
+        raise GankitError(f"Output {str(out)!r} is a file; choose a folder with -o.")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise GankitError(f"Output folder {str(out)!r} already exists and is not empty; "
+                              "choose another with -o or pass --overwrite.")
+        check_replaceable(out, what, is_ours)
+
+
 def replace_folder(new: Path, target: Path) -> None:
     """Put the folder ``new`` at ``target``; an existing ``target`` is moved aside first and
     deleted only once ``new`` is in place (restored if the move fails)."""

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                    help="unconditional runs: keep synthetic samples labelled with probability "
                    "≥ P")
+    p.add_argument("--robust-eps", type=float, default=0.0, metavar="EPS",
+                   help="also measure each classifier's accuracy under PGD-20 at this L∞ ε "
+                   "(pixels of [0, 1]) on 1,000 test images: does synthetic data change "
+                   "robustness? (default 0: off)")
     p.add_argument("--json", type=Path, metavar="OUT", help="JSON output (Markdown beside it)")
     p.set_defaults(func=run)
 
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     check_json_name(args.json)  # before the long work
     loaded = load(args.run, args.device)
     opts = AugmentOptions(tuple(args.sizes), args.seeds, args.synthetic_per_class, args.steps,
-                          args.batch_size, args.lr, not args.no_ema, args.min_confidence)
+                          args.batch_size, args.lr, not args.no_ema, args.min_confidence,
+                          args.robust_eps)
     result = augment_bench(loaded, opts, args.device, progress=not args.no_progress)
     return show_results(result, augment_markdown(result), args.json or loaded.path / DEFAULT_NAME)

@@ -42,7 +42,7 @@ from gankit.compare.runs import (
     score_rows,
 )
 from gankit.errors import GankitError
-from gankit.fileio import check_replaceable, replace_folder, unused_path
+from gankit.fileio import check_output_folder, replace_folder, unused_path
 
 __all__ = ["CLASS_HISTOGRAM", "COMPARE_HTML", "COMPARE_JSON", "COMPARE_MD", "GRIDS",
            "SIDE_BY_SIDE", "Comparison", "Entry", "compare_runs", "score_rows"]
@@ -64,13 +64,8 @@ def default_out() -> Path:
 
 
 def check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise GankitError(f"Output {str(out)!r} is a file; choose another folder with -o.")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise GankitError(f"Output folder {str(out)!r} already exists and is not empty; "
-                              "choose another with -o or pass --overwrite.")
-        check_replaceable(out, "gankit comparison", lambda p: (p / COMPARE_JSON).is_file())
+    check_output_folder(out, overwrite, "gankit comparison",
+                        lambda p: (p / COMPARE_JSON).is_file())
 
 
 def compare_runs(runs: list[str | Path], out: str | Path | None = None,

@@ -100,6 +100,7 @@ def _optimise(run: Run, images: torch.Tensor, labels: torch.Tensor | None, steps
     noise_kind = run.generator.latent_kind
     dim = z.shape[1]
     was_training, flags = net.training, [p.requires_grad for p in net.parameters()]
+    grad_was_on = torch.is_grad_enabled()
     net.eval()
     net.requires_grad_(False)
     opt = torch.optim.Adam([z], lr=lr)
@@ -110,6 +111,7 @@ def _optimise(run: Run, images: torch.Tensor, labels: torch.Tensor | None, steps
         return (_unit(out, run) - target).pow(2).flatten(1).mean(1)
 
     try:
+        torch.set_grad_enabled(True)  # projecting optimises z, even when called under no_grad
         for step in tqdm(range(steps + 1), desc="projecting", unit="step", leave=False,
                          disable=not progress):
             err = errors()
@@ -132,6 +134,7 @@ def _optimise(run: Run, images: torch.Tensor, labels: torch.Tensor | None, steps
             z_best = z.detach()[pick].cpu()
             chosen = cand_labels[pick].cpu() if k else None
     finally:
+        torch.set_grad_enabled(grad_was_on)
         net.train(was_training)
         for p, flag in zip(net.parameters(), flags, strict=True):
             p.requires_grad_(flag)

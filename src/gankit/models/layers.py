@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -114,3 +116,15 @@ class MinibatchStd(nn.Module):
         spread = std.flatten(1).mean(dim=1).to(x.dtype)  # (n // group,)
         extra = spread.repeat(group).view(n, 1, *([1] * (x.ndim - 2)))
         return torch.cat([x, extra.expand(n, 1, *x.shape[2:])], dim=1)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put ``model`` in eval mode for the block and restore every submodule's own flag after."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in flags:
+            module.training = training

@@ -160,6 +160,28 @@ class Recipe(ABC):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
 
+class OneNetworkRecipe(Recipe):
+    """A recipe that trains one network ``net`` with one optimiser ``opt`` and one scheduler
+    ``sched`` (``net_train`` is ``net``, DDP-wrapped when distributed)."""
+
+    net: nn.Module
+    net_train: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt": self.opt}
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        return {"sched": self.sched}
+
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        self.net_train = wrap(self.net)
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` runs bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
     if device.type == "cuda":
@@ -183,14 +205,18 @@ def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu"
     return torch.arange(n, device=device) % num_classes
 
 
-def decay_schedule(kind: str, start_share: float, total: int) -> Callable[[int], float]:
-    """A ``LambdaLR`` factor: 1 until ``start_share · total`` steps, then linear or cosine to 0
-    at ``total`` (``kind`` ``none``: always 1)."""
+def decay_schedule(kind: str, start_share: float, total: int,
+                   warmup_share: float = 0.0) -> Callable[[int], float]:
+    """A ``LambdaLR`` factor: linear from 0 to 1 over the first ``warmup_share · total`` steps
+    (none by default), 1 until ``start_share · total`` steps, then linear or cosine to 0 at
+    ``total`` (``kind`` ``none``: no decay)."""
     import math
 
-    start = start_share * total
+    start, warmup = start_share * total, warmup_share * total
 
     def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
         if kind == "none" or step <= start:
             return 1.0
         frac = min((step - start) / max(total - start, 1.0), 1.0)

@@ -25,8 +25,9 @@ from gankit.data import Dataset
 from gankit.data.sampler import Sampler, TensorSampler
 from gankit.errors import GankitError
 from gankit.models import DataSpec
+from gankit.models.layers import eval_mode
 from gankit.options import StrictModel, Width
-from gankit.recipes.base import RECIPES, Batch, Recipe, Scalar, decay_schedule, use_bf16
+from gankit.recipes.base import RECIPES, Batch, OneNetworkRecipe, Scalar, decay_schedule, use_bf16
 from gankit.training.distributed import World
 from gankit.viz import new_figure, save_figure
 
@@ -58,7 +59,7 @@ def mlp(hidden: list[int], activation: str) -> nn.Sequential:
 
 
 @RECIPES.register("curve-fit")
-class CurveFitRecipe(Recipe):
+class CurveFitRecipe(OneNetworkRecipe):
     """Least squares: minimise the mean of (f(x) − y)² over batches of points."""
 
     Config = CurveFitConfig
@@ -99,31 +100,16 @@ class CurveFitRecipe(Recipe):
         self.best = torch.minimum(self.best, loss.detach())
         return {"loss": loss.detach(), "best": self.best.clone()}
 
-    def networks(self) -> dict[str, nn.Module]:
-        return {"net": self.net}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt": self.opt}
-
-    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
-        return {"sched": self.sched}
-
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"].to(self.device)
 
-    def distribute(self, wrap) -> None:  # noqa: ANN001
-        self.net_train = wrap(self.net)
-
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        was_training = self.net.training
-        self.net.eval()
-        out = self.net(x.to(self.device)).float().cpu()
-        self.net.train(was_training)
-        return out
+        with eval_mode(self.net):
+            return self.net(x.to(self.device)).float().cpu()
 
     def pictures(self, dataset: Dataset) -> CurvePictures:
         return CurvePictures(self, dataset)

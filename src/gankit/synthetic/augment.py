@@ -58,6 +58,8 @@ class AugmentOptions:
     lr: float = 3e-3
     use_ema: bool = True
     min_confidence: float = 0.0
+    robust_eps: float = 0.0  # > 0: also PGD-20 accuracy (L∞) at this ε, on robust_samples
+    robust_samples: int = 1000
 
 
 class SmallCNN(nn.Module):
@@ -89,15 +91,28 @@ def new_model(channels: int, side: int, num_classes: int, seed: int) -> SmallCNN
 
 def train_and_test(x: torch.Tensor, labels: torch.Tensor, test: tuple[torch.Tensor, ...],
                    num_classes: int, opts: AugmentOptions, seed: int,
-                   device: torch.device | str = "cpu", bar: tqdm | None = None) -> float:
-    """Test accuracy of the benchmark's classifier trained on ``x`` (images in [0, 1])."""
+                   device: torch.device | str = "cpu", bar: tqdm | None = None,
+                   robust: list[float] | None = None) -> float:
+    """Test accuracy of the benchmark's classifier trained on ``x`` (images in [0, 1]); with
+    ``opts.robust_eps``, its PGD-20 accuracy at that ε is appended to ``robust``."""
     model = new_model(int(x.shape[1]), int(x.shape[-1]), num_classes, seed)
     fit_classifier(model, [{"params": model.parameters(), "lr": opts.lr}], x, labels,
                    opts.steps, opts.batch_size, seed, device, bar)
+    if opts.robust_eps > 0 and robust is not None:
+        from gankit.robust.attacks import build_attack
+
+        xs, ys = (t[: opts.robust_samples].to(device) for t in test)
+        attack = build_attack("pgd", model.eval(), opts.robust_eps, steps=20, seed=seed)
+        adv = torch.cat([attack(xb, yb) for xb, yb in zip(xs.split(500), ys.split(500),
+                                                           strict=True)])
+        robust.append(test_accuracy(model, adv.cpu(), ys.cpu(), device=device))
     return test_accuracy(model, *test, device=device)
 
 
 def _check(opts: AugmentOptions) -> None:
+    if not 0.0 <= opts.robust_eps <= 1.0:
+        raise GankitError(f"--robust-eps must be in [0, 1], pixels of [0, 1] images (got "
+                          f"{opts.robust_eps:g}).")
     if not opts.sizes or min(opts.sizes) < 1:
         raise GankitError("--sizes must be one or more numbers of real images per class ≥ 1.")
     for flag, value in (("--seeds", opts.seeds), ("--synthetic-per-class",
@@ -126,7 +141,9 @@ def augment_bench(run: Run, opts: AugmentOptions | None = None, device: torch.de
         draw_per_class(y_train, size, 0, k, names, f"the training split of {run.spec.name!r}")
     sizes = sorted(set(opts.sizes))
     accs: dict[str, dict[int, list[float]]] = {a: {s: [] for s in sizes} for a in ARMS[:2]}
+    robust: dict[str, dict[int, list[float]]] = {a: {s: [] for s in sizes} for a in ARMS[:2]}
     cas: list[float] = []
+    cas_robust: list[float] = []
     labelling: dict[str, Any] = {}
     counts: list[list[int]] = []
     total = opts.seeds * (1 + 2 * len(sizes)) * opts.steps
@@ -138,26 +155,37 @@ def augment_bench(run: Run, opts: AugmentOptions | None = None, device: torch.de
         labelling, counts = synth.labelling, [*counts, synth.counts]
         x_syn, y_syn = to_unit(synth.x, run.spec.normalize), synth.labels
         bar.set_postfix_str(f"seed {seed}: synthetic only")
-        cas.append(train_and_test(x_syn, y_syn, test, k, opts, seed, device, bar))
+        cas.append(train_and_test(x_syn, y_syn, test, k, opts, seed, device, bar, cas_robust))
         for size in sizes:
             idx = draw_per_class(y_train, size, seed, k, names)
             x_real, y_real = x_train[idx], y_train[idx]
             bar.set_postfix_str(f"seed {seed}, {size}/class: real")
             accs["real"][size].append(train_and_test(x_real, y_real, test, k, opts, seed,
-                                                     device, bar))
+                                                     device, bar, robust["real"][size]))
             bar.set_postfix_str(f"seed {seed}, {size}/class: real + synthetic")
             accs["real_synthetic"][size].append(train_and_test(
                 torch.cat([x_real, x_syn]), torch.cat([y_real, y_syn]), test, k, opts, seed,
-                device, bar))
+                device, bar, robust["real_synthetic"][size]))
     bar.close()
     rows = [{"size": s, "real": summary(accs["real"][s]),
              "real_synthetic": summary(accs["real_synthetic"][s]),
-             "synthetic_helps": verdict(accs["real"][s], accs["real_synthetic"][s])}
+             "synthetic_helps": verdict(accs["real"][s], accs["real_synthetic"][s]),
+             **({"real_robust": summary(robust["real"][s]),
+                 "real_synthetic_robust": summary(robust["real_synthetic"][s]),
+                 "synthetic_changes_robustness": verdict(robust["real"][s],
+                                                         robust["real_synthetic"][s])}
+                if opts.robust_eps > 0 else {})}
             for s in sizes]
     return {"benchmark": "augment-bench", "run": str(run.path), "step": run.step,
             "data": run.config.data.name, "class_names": names,
             "conditional": bool(run.num_classes), "seeds": list(range(opts.seeds)),
             "options": asdict(opts), "rows": rows, "synthetic_only": summary(cas),
+            **({"synthetic_only_robust": summary(cas_robust),
+                "robustness_protocol": {"attack": "pgd", "norm": "linf", "eps": opts.robust_eps,
+                                        "steps": 20, "step_size": 2.5 * opts.robust_eps / 20,
+                                        "random_start": True, "restarts": 1,
+                                        "samples": min(opts.robust_samples, len(test[0]))}}
+               if opts.robust_eps > 0 else {}),
             "synthetic_labelling": labelling, "synthetic_counts": counts,
             "protocol": {
                 "classifier": "SmallCNN (conv5x5/2 16, conv5x5/2 32, dense), fresh, seeded "
@@ -193,6 +221,18 @@ def augment_markdown(result: dict[str, Any]) -> str:
     p = result["protocol"]
     lines += ["", f"(c) uses no real image, so it is the same in every row. Training: "
               f"{p['training']}. Test: {p['test']}. \"Helps\": {p['verdict']}."]
+    if "robustness_protocol" in result:
+        rp = result["robustness_protocol"]
+        lines += ["", f"Robust accuracy (%) under PGD-{rp['steps']} at ε {rp['eps']:g} (L∞) on "
+                  f"{rp['samples']:,} test images, the same classifiers:", "",
+                  "| real / class | (a) real only | (b) real + synthetic | (c) synthetic only "
+                  "| (b) − (a) | synthetic changes robustness? |", "|---:|---:|---:|---:|---:|---|"]
+        for r in result["rows"]:
+            v = r["synthetic_changes_robustness"]
+            lines.append(f"| {r['size']:,} | {pct(r['real_robust'])} | "
+                         f"{pct(r['real_synthetic_robust'])} | "
+                         f"{pct(result['synthetic_only_robust'])} | {diff_text(v)} | "
+                         f"{v['answer']} |")
     if lab == "classifier":
         lines.append("The synthetic labels come from a classifier trained on the whole labelled "
                      "training split, so arms (b) and (c) use more label information than K "

@@ -14,13 +14,14 @@ from gankit.training.distributed import World, all_max
 
 
 class Diverged(GankitError):
-    """A loss became NaN or infinite at ``step``."""
+    """Training went wrong at ``step``: a loss became NaN or infinite, or a recipe's own
+    check failed (``reason`` says what happened)."""
 
     exit_code = 3
 
-    def __init__(self, step: int) -> None:
-        super().__init__(f"a loss became NaN or infinite at step {step}")
-        self.step = step
+    def __init__(self, step: int, reason: str = "a loss became NaN or infinite") -> None:
+        super().__init__(f"{reason} at step {step}")
+        self.step, self.reason = step, reason
 
     def with_message(self, message: str) -> Diverged:
         self.args = (message,)

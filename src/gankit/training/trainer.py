@@ -175,9 +175,9 @@ class Trainer:
                 last = self.checkpointer.last_good()
                 if self.cfg.train.on_divergence != "rollback" or last is None or rollbacks >= 3:
                     where = f"step {last[0]} in {last[1]}" if last else "none"
-                    raise Diverged(err.step).with_message(
-                        f"Training diverged: a loss became NaN or infinite at step {err.step}; "
-                        f"last good checkpoint: {where}. Lower the learning rates, or set "
+                    raise Diverged(err.step, err.reason).with_message(
+                        f"Training diverged: {err.reason} at step {err.step}; last good "
+                        f"checkpoint: {where}. Lower the learning rates, or set "
                         "train.on_divergence=rollback.") from None
                 rollbacks += 1
                 self.restore_latest()
@@ -186,8 +186,8 @@ class Trainer:
                 self.recipe.scale_learning_rates(factor)
                 bar.reset(total=self.cfg.train.steps)
                 bar.update(self.step)
-                bar.write(f"Diverged at step {err.step}; rolled back to step {self.step} with "
-                          f"learning rates × {factor:g}.")
+                bar.write(f"Diverged at step {err.step} ({err.reason}); rolled back to step "
+                          f"{self.step} with learning rates × {factor:g}.")
 
     def finish(self) -> None:
         """The recipe's final pictures, learning curves and the HTML report."""
