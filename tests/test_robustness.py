@@ -205,3 +205,16 @@ def test_defense_gan_reports_the_plain_and_the_bpda_attack(natural, tmp_path):
                         "Defense-GAN plain PGD", "Defense-GAN BPDA PGD"}
     assert acc["undefended PGD"] <= acc["undefended clean"]
     assert result["protocol"]["projection"]["steps"] == 5 and result["protocol"]["samples"] == 20
+
+
+def test_a_finetune_d_classifier_is_saved_for_attacks(tmp_path, capsys):
+    gan = gankit.train({"model": {"g": {"hidden": [16]}, "d": {"hidden": [16]}},
+                        "train": {"steps": 20, "batch_size": 32}}, out=tmp_path / "gan",
+                       progress=False)
+    path = tmp_path / "d.pt"
+    assert main(["finetune-d", str(gan.path), "--labels-per-class", "5", "--seeds", "1",
+                 "--steps", "20", "--save-model", str(path), "--no-progress"]) == 0
+    model = load_classifier(path)
+    x, y, _ = evaluation_images("digits", None, 50)
+    assert model(x).shape == (50, 10)
+    assert main(["robustness", str(path), "-o", str(tmp_path / "r"), "--no-checks", *FAST]) == 0

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe-lr", type=float, default=1e-2,
                    help="learning rate of the linear probes' heads (default 1e-2)")
     p.add_argument("--json", type=Path, metavar="OUT", help="JSON output (Markdown beside it)")
+    p.add_argument("--save-model", type=Path, metavar="FILE.pt", help="also save the fine-tuned "
+                   "classifier (last seed, largest K) as TorchScript taking images in [0, 1], "
+                   "e.g. for gankit robustness")
     p.set_defaults(func=run)
 
 
@@ -46,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
     loaded = load(args.run, args.device)
     opts = FinetuneOptions(tuple(args.labels_per_class), args.seeds, args.steps,
                            args.batch_size, args.lr, args.body_lr_scale, args.probe_lr)
-    result = finetune_d(loaded, opts, args.device, progress=not args.no_progress)
+    result = finetune_d(loaded, opts, args.device, progress=not args.no_progress,
+                        save_model=args.save_model)
     return show_results(result, finetune_markdown(result), args.json or loaded.path / DEFAULT_NAME)

@@ -29,6 +29,7 @@ import copy
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,6 +41,7 @@ from gankit.errors import GankitError
 from gankit.metrics.classifier import labelled_splits
 from gankit.models import MODELS, ConditionalDiscriminator, PackedDiscriminator, init_weights
 from gankit.recipes.capabilities import HasDiscriminator
+from gankit.robust.models import Normalised
 from gankit.run import Run
 from gankit.synthetic.fewshot import (
     EVAL_BATCH,
@@ -160,8 +162,11 @@ def _check(opts: FinetuneOptions) -> None:
 
 
 def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.device | str = "cpu",
-               progress: bool = True) -> dict[str, Any]:
-    """Run the comparison on ``run``; returns every accuracy, the summaries and the protocol."""
+               progress: bool = True, save_model: Path | None = None) -> dict[str, Any]:
+    """Run the comparison on ``run``; returns every accuracy, the summaries and the protocol.
+
+    ``save_model``: also write the fine-tuned classifier of the last seed at the largest K as
+    a TorchScript file taking NCHW images in [0, 1] (for ``gankit robustness``)."""
     opts = opts or FinetuneOptions()
     _check(opts)
     device = torch.device(device)
@@ -205,7 +210,13 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
                 fit_classifier(model, groups, x, y, opts.steps, opts.batch_size, seed, device,
                                bar)
                 accs[arm][size].append(test_accuracy(model, x_test, y_test, device))
+                if arm == "finetune":
+                    finetuned = model
     bar.close()
+    if save_model is not None:
+        example = torch.full((2, *run.spec.sample_shape), 0.5)  # a [0, 1] batch to trace with
+        save_torchscript(Normalised(finetuned.cpu().eval(), run.spec.normalize), example,
+                         save_model)
     rows = [{"size": s, **{a: summary(accs[a][s]) for a in ARMS},
              "pretrained_helps": verdict(accs["scratch"][s], accs["finetune"][s]),
              "probe_vs_scratch": verdict(accs["scratch"][s], accs["probe"][s])} for s in sizes]
@@ -250,3 +261,18 @@ def finetune_markdown(result: dict[str, Any]) -> str:
                      "of the whole training set; its features carry more label information than "
                      "K per class (an unconditional run measures unsupervised features).")
     return "\n".join(lines) + "\n"
+
+
+def save_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> Path:
+    """Trace ``model`` on ``example`` and write it atomically as a TorchScript file."""
+    import io
+    import warnings
+
+    from gankit.fileio import atomic_write_bytes
+
+    with warnings.catch_warnings():  # TorchScript is how such models are shared
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, example)
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
