@@ -198,7 +198,7 @@ DEFAULTS = {
     "latent-arithmetic": {"seed": 0, "device": "cpu"}, "export": {"seed": 0, "device": "cpu"},
     "compare": {"device": "cpu"}, "augment-bench": {"device": "cpu"},
     "finetune-d": {"device": "cpu"}, "presets": {}, "report": {},
-    "robustness": {"seed": 0, "device": "cpu"},
+    "robustness": {"seed": 0, "device": "cpu"}, "export-model": {"seed": 0},
 }
 
 

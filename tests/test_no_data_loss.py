@@ -291,14 +291,14 @@ def test_a_write_failing_mid_training_is_one_sentence_and_keeps_the_last_checkpo
 
     run = tmp_path / "R"
     assert train("--steps", 4, "--set", "train.checkpoint_every=2", "--out", run) == 0
-    real = checkpoint.atomic_write_bytes
+    real = checkpoint.save_file
 
-    def failing(path, data):
+    def failing(tensors, path):
         if "step_0000006" in str(path):
             raise OSError(code, os.strerror(code), str(path))
-        return real(path, data)
+        return real(tensors, path)
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", failing)
+    monkeypatch.setattr(checkpoint, "save_file", failing)
     assert main(["train", "--resume", str(run), "--steps", "8", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert os.strerror(code) in err and "step_0000006" in err

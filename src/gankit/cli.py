@@ -16,7 +16,8 @@ from gankit.fileio import describe_os_error
 
 #: the modules under ``gankit.commands``, in the order ``gankit`` lists their commands
 COMMAND_MODULES = ("train", "sample", "eval", "presets", "report", "compare", "interpolate",
-                   "arithmetic", "export", "augment", "finetune", "robustness")
+                   "arithmetic", "export", "export_model", "augment", "finetune",
+                   "robustness")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -119,6 +119,13 @@ class EvalConfig(StrictModel):
         "labelled images")
 
 
+class LogConfig(StrictModel):
+    """Where a run's records go besides metrics.jsonl (logging only: training is the same)."""
+
+    tensorboard: bool = Field(False, description="also write TensorBoard event files into "
+                              "RUN/tensorboard/ (pip install \"gankit[tensorboard]\")")
+
+
 #: the version of the config.yaml layout that this code writes
 CONFIG_VERSION = 2
 
@@ -134,6 +141,7 @@ class RunConfig(StrictModel):
     device: str = "cpu"
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
 
     @field_validator("device")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -22,20 +23,37 @@ from gankit.errors import GankitError
 def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: readers see the old file or the new one, never
     half (a temporary file beside it, fsync, rename; removed if the block fails)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        yield handle
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that wants a file name: once the block
+    has written it, it is fsynced and renamed to ``path`` (removed if the block fails)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -136,6 +154,30 @@ def replace_folder(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def staged_folder(out: Path, sync_files: bool = True) -> Iterator[Path]:
+    """A hidden temporary folder beside ``out`` to write a whole result into: once the block
+    has filled it, its files are given the usual modes (and fsynced, unless ``sync_files`` is
+    False: for folders of thousands of small files), and it replaces ``out``
+    (:func:`replace_folder`); if the block fails or is interrupted it is removed, so ``out``
+    is the old folder or the new one, never half of either."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        yield tmp
+        for path in sorted(tmp.rglob("*"), reverse=True):  # files before their folders
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+            if sync_files and path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        os.chmod(tmp, 0o777 & ~_umask())
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def describe_os_error(err: OSError) -> str:

@@ -20,6 +20,7 @@ from gankit.pictures import class_rows
 from gankit.recipes import RECIPES, Recipe
 from gankit.recipes.base import balanced_labels
 from gankit.recipes.capabilities import C, SamplesFromNoise, require
+from gankit.share.exported import is_model_export, load_export
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
 from gankit.training.state import load_networks
@@ -184,8 +185,12 @@ def _gib(n: int) -> str:
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> Run:
-    """Load a run folder's config and its latest checkpoint."""
+    """Load a run folder's config and its latest checkpoint, or a model folder written by
+    ``gankit export-model`` (a :class:`Run` that can sample and nothing else, see
+    :mod:`gankit.share.exported`)."""
     path = Path(run_dir)
+    if is_model_export(path):
+        return load_export(path, device)
     cfg, spec, facts = rundir.read_run_dir(path)
     recipe = RECIPES.get(cfg.recipe)(cfg, spec, resolve_device(device))
     found = load_latest(path / rundir.CHECKPOINTS)

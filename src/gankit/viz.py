@@ -11,17 +11,17 @@ import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from gankit.data.ranges import to_unit
 from gankit.fileio import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _MAX_POINTS = 5000  # points drawn per scatter layer; more only slow the plot down
 
@@ -88,9 +88,20 @@ def save_image_grid(
 
 
 def new_figure(width: float, height: float) -> Figure:
+    """A Matplotlib figure on the Agg canvas (Matplotlib is imported here, on first use, so
+    that training holds none of its memory until it draws)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _integer_ticks(**options: Any) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True, **options)
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
@@ -290,7 +301,7 @@ def _draw_panel(ax: Any, records: list[dict[str, Any]], members: list[Any]) -> N
     ax.set_xlabel("step")
     ax.set_ylabel("value" if len(values) != 1 else handles[0].get_label())
     ax.grid(True, alpha=0.25)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(_integer_ticks())
     all_steps = np.concatenate(steps) if steps else np.zeros(0)
     if len(all_steps) and all_steps.max() - all_steps.min() < 2:  # one step: whole ticks
         ax.set_xlim(all_steps.min() - 1, all_steps.max() + 1)
@@ -318,5 +329,5 @@ def save_eval_curves(records: list[dict[str, Any]], path: str | Path) -> Path | 
         ax.set_title(_EVAL_LABELS[key], fontsize=10)
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.25)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        ax.xaxis.set_major_locator(_integer_ticks(nbins=5))
     return save_figure(fig, path)

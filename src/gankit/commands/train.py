@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="run folder (default runs/<preset>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log to TensorBoard: scalars, evaluations, pictures and "
+                   "hyper-parameters in RUN/tensorboard/ (sets log.tensorboard=true; "
+                   "pip install \"gankit[tensorboard]\")")
     p.set_defaults(func=run)
 
 
@@ -47,6 +51,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("seed", "device"):
         if getattr(args, key) is not None:
             flags[key] = getattr(args, key)
+    if getattr(args, "tensorboard", False):
+        flags["log"] = {"tensorboard": True}
     for assignment in args.set or []:
         flags = deep_merge(flags, parse_assignment(assignment))
     return flags
@@ -59,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if any(v is not None for v in (args.preset, args.config, args.data, args.out)):
             raise GankitError("--resume continues a run with its own config; pass only --steps "
-                              "(and --no-progress) with it.")
-        trainer = resume_run(Path(args.resume), args.steps, not args.no_progress)
+                              "(and --tensorboard, --no-progress) with it.")
+        log = {"tensorboard": True} if args.tensorboard else None  # switched on from here
+        trainer = resume_run(Path(args.resume), args.steps, not args.no_progress, log)
         say = print if trainer.world.is_main else _quiet
         say(f"Resuming {trainer.run_dir} from step {trainer.step} to {trainer.cfg.train.steps}.")
     else:

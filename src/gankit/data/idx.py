@@ -26,7 +26,7 @@ from pydantic import field_validator
 from gankit.config import DataConfig
 from gankit.console import say
 from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation
-from gankit.data.ranges import from_unit
+from gankit.data.ranges import from_unit_
 from gankit.data.transforms import resize_images, to_channels
 from gankit.errors import GankitError
 from gankit.options import StrictModel
@@ -221,7 +221,7 @@ def load_idx(spec: IdxSpec, cfg: DataConfig, options: IdxOptions) -> Dataset:
                 raise _missing_error(spec, f"no {fname} and download is off")
             found = download(spec, fname, mirror)
         paths[fname] = found
-    arrays = []
+    tensors = []
     for (fname, path), ndim in zip(paths.items(), (3, 1), strict=True):
         content = _read(path)
         if hashlib.md5(content).hexdigest() != spec.md5[fname]:
@@ -229,18 +229,20 @@ def load_idx(spec: IdxSpec, cfg: DataConfig, options: IdxOptions) -> Dataset:
                 f"File {str(path)!r} does not match the published checksum of "
                 f"{spec.title} {fname}; delete it so it is downloaded again."
             )
-        arrays.append(parse_idx(content, ndim, str(path)))
-    images, labels = arrays
-    x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(255.0)
-    x = to_channels(x, cfg.channels)
+        # one float32 copy of the file's bytes, which are freed at once (peak memory)
+        array = parse_idx(content, ndim, str(path))
+        tensors.append(torch.from_numpy(array.astype(np.float32 if ndim == 3 else np.int64)))
+        del array, content
+    x, labels = tensors
+    x = to_channels(x.unsqueeze_(1).div_(255.0), cfg.channels)
     if cfg.image_size and cfg.image_size != 28:
         x = resize_images(x, cfg.image_size)
     return Dataset(
         name=spec.name,
-        x=from_unit(x, cfg.normalize),
+        x=from_unit_(x, cfg.normalize),
         kind="image",
         normalize=cfg.normalize,
-        labels=torch.from_numpy(labels.astype(np.int64)),
+        labels=labels,
         class_names=list(spec.class_names),
         info={
             "split": options.split,

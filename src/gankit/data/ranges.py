@@ -43,3 +43,10 @@ def from_unit(x: torch.Tensor, normalize: str, *, clamp: bool = True) -> torch.T
     if clamp:
         x = x.clamp(0.0, 1.0)
     return x * 2.0 - 1.0 if normalize == "symmetric" else x
+
+
+def from_unit_(x: torch.Tensor, normalize: str) -> torch.Tensor:
+    """:func:`from_unit` in place, for data sets being loaded (``x`` already in [0, 1]): no copy
+    of a large tensor is made."""
+    _check(normalize)
+    return x.mul_(2.0).sub_(1.0) if normalize == "symmetric" else x

@@ -1,14 +1,14 @@
 """Cheap evaluation while training, so that quality and mode coverage can be watched as they move.
 
 Every ``eval.every`` steps the generator draws ``eval.samples`` samples from a fixed noise batch
-and a few metrics go to ``metrics.jsonl`` as ``eval_*`` keys: modes captured, high-quality share
-and mode KL for 2-D mixtures and Stacked MNIST; FID, classes covered and class KL in the data
-set's classifier features for labelled images. Only rank 0 evaluates.
+and a few metrics are logged as ``eval_*`` keys (``HookContext.record``: metrics.jsonl, and
+TensorBoard when it is on): modes captured, high-quality share and mode KL for 2-D mixtures and
+Stacked MNIST; FID, classes covered and class KL in the data set's classifier features for
+labelled images. Only rank 0 evaluates.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import torch
@@ -22,16 +22,15 @@ from gankit.metrics.frechet import feature_stats, frechet_distance
 from gankit.metrics.modes import mixture_modes
 from gankit.recipes.base import HookContext, balanced_labels
 from gankit.recipes.capabilities import SamplesFromNoise
-from gankit.training import rundir
 
 
 class PeriodicEval:
-    """A loop hook: every ``cfg.eval.every`` steps, a few metrics appended to metrics.jsonl."""
+    """A loop hook: every ``cfg.eval.every`` steps, a few metrics logged as one record."""
 
     def __init__(self, cfg: RunConfig, recipe: SamplesFromNoise, context: HookContext) -> None:
         dataset, device, progress = context.dataset, recipe.device, context.progress
         self.every, self.recipe, self.say = cfg.eval.every, recipe, context.say
-        self.path = context.run_dir / rundir.METRICS
+        self.record = context.record
         self.kind, self.normalize = dataset.kind, dataset.normalize
         self.noise = recipe.noise(cfg.eval.samples, torch.Generator().manual_seed(cfg.seed + 3))
         self.labels = balanced_labels(cfg.eval.samples, recipe.num_classes) \
@@ -63,8 +62,7 @@ class PeriodicEval:
         samples = torch.cat([self.recipe.generate(z, labels=y).float().cpu()
                              for z, y in zip(self.noise.split(500), labels, strict=True)])
         record = {"step": step, **self.measure(samples)}
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        self.record(record)
         shown = " | ".join(f"{k.removeprefix('eval_')} {v:.4g}" for k, v in record.items()
                            if k != "step")
         self.say(f"eval at step {step} | {shown}")

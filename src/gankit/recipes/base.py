@@ -75,6 +75,17 @@ class HookContext:
     say: Callable[[str], None]
     #: whether this process writes files (rank 0)
     is_main: bool = True
+    #: log one record (``{"step": step, "key": number, ...}``) as MetricsLogger's are logged:
+    #: a line of metrics.jsonl plus any logger the config switches on (TensorBoard); it does
+    #: nothing on ranks other than 0. By default: metrics.jsonl of ``run_dir`` only.
+    record: Callable[[dict[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.record is None:
+            from gankit.layout import METRICS
+            from gankit.training.records import RecordLog
+
+            self.record = RecordLog(self.run_dir / METRICS, write=self.is_main)
 
 
 class Recipe(ABC):

@@ -17,7 +17,6 @@ Capabilities: :class:`~gankit.recipes.capabilities.Classifies` (``gankit robustn
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +30,6 @@ from gankit.data import Dataset
 from gankit.data.ranges import to_unit
 from gankit.data.sampler import Sampler, TensorSampler
 from gankit.errors import GankitError
-from gankit.layout import METRICS
 from gankit.models import DataSpec
 from gankit.models.layers import eval_mode
 from gankit.options import StrictModel, Width
@@ -221,13 +219,13 @@ class ClassifierRecipe(OneNetworkRecipe, Classifies):
 
 
 class RobustnessWatch:
-    """Every ``adversarial.check_every`` steps: held-out clean and PGD accuracy into
-    metrics.jsonl; a collapse of the PGD accuracy is reported as a divergence."""
+    """Every ``adversarial.check_every`` steps: held-out clean and PGD accuracy logged as
+    ``val_*`` keys (metrics.jsonl, TensorBoard); a collapse of the PGD accuracy is reported as
+    a divergence."""
 
     def __init__(self, recipe: ClassifierRecipe, context: HookContext) -> None:
         self.recipe, self.context = recipe, context
         self.every = recipe.cfg.adversarial.check_every
-        self.path = context.run_dir / METRICS
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor]) -> None:
         if step % self.every:
@@ -235,8 +233,7 @@ class RobustnessWatch:
         r, adv = self.recipe, self.recipe.cfg.adversarial
         result = r.check()
         if self.context.is_main:
-            with self.path.open("a") as handle:
-                handle.write(json.dumps({"step": step, **result}) + "\n")
+            self.context.record({"step": step, **result})
             self.context.say(f"held-out at step {step} | accuracy {result['val_acc']:.1%} | "
                              f"PGD-{adv.check_steps} at ε {adv.eps:g} "
                              f"{result['val_pgd_acc']:.1%}")

@@ -7,14 +7,12 @@ images). The folder appears complete or not at all; an earlier result is replace
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gankit.fileio import check_output_folder, replace_folder
+from gankit.fileio import check_output_folder, staged_folder
 from gankit.viz import new_figure, save_figure, save_image_grid
 
 RESULT = "robustness.json"
@@ -82,9 +80,7 @@ def write(result: dict[str, Any], clean: torch.Tensor, out: Path, class_names: l
     out = Path(out)
     check_output_folder(out, overwrite, "gankit robustness result",
                         lambda p: (p / RESULT).is_file())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with staged_folder(out) as tmp:
         examples = result.pop("examples", None)
         (tmp / RESULT).write_text(json.dumps(result, indent=1))
         (tmp / "robustness.md").write_text(markdown(result, class_names))
@@ -92,8 +88,4 @@ def write(result: dict[str, Any], clean: torch.Tensor, out: Path, class_names: l
         if examples is not None:
             eps, adv = examples
             examples_grid(clean[: len(adv)], adv, tmp / "examples.png")
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -12,10 +12,7 @@ samples were drawn; classes left short are reported.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,7 +26,7 @@ from tqdm.auto import tqdm
 
 from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
-from gankit.fileio import check_replaceable, replace_folder
+from gankit.fileio import check_replaceable, staged_folder
 from gankit.run import Run
 
 FORMATS = ("png", "npz")
@@ -214,9 +211,7 @@ def write_synthetic(synth: SyntheticSet, out: str | Path, fmt: str = "png",
         raise GankitError(f"Unknown export format {fmt!r}; choose png or npz.")
     out = Path(out)
     _check_target(out, overwrite, run)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with staged_folder(out, sync_files=fmt != "png") as tmp:
         folders = _write_png(synth, tmp, progress) if fmt == "png" else None
         if fmt == "npz":
             _write_npz(synth, tmp)
@@ -231,18 +226,8 @@ def write_synthetic(synth: SyntheticSet, out: str | Path, fmt: str = "png",
             doc["layout"] = (f"{NPZ_NAME}: x float32 (N, C, H, W) in the data's range "
                              f"({synth.normalize}), labels int64, class_names, normalize")
         (tmp / MANIFEST).write_text(json.dumps(doc, indent=1))
-        os.chmod(tmp, 0o777 & ~_umask())
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def export(run: Run, out: str | Path, per_class: int, fmt: str = "png", seed: int = 0,

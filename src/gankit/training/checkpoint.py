@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
+from safetensors.torch import save_file
 
 from gankit.errors import GankitError
-from gankit.fileio import atomic_write_bytes, atomic_write_text
+from gankit.fileio import atomic_path, atomic_write_text, sha256_of
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"step_(\d+)\.json")
@@ -30,7 +30,7 @@ _TUPLE = "__tuple__"
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
     """Replace every tensor in a nested structure by a reference, collecting the tensors."""
     if isinstance(obj, torch.Tensor):
-        tensors[prefix] = obj.detach().cpu().contiguous().clone()
+        tensors[prefix] = obj.detach().cpu().contiguous()
         return {_TENSOR: prefix}
     if isinstance(obj, dict):
         if not all(isinstance(k, str | int) for k in obj):
@@ -58,6 +58,18 @@ def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return tree
 
 
+def unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` with a copy of every one whose memory another already uses (safetensors
+    stores each tensor's memory once); the others are not copied."""
+    seen: set[int] = set()
+    out = {}
+    for key, tensor in tensors.items():
+        ptr = tensor.untyped_storage().data_ptr()
+        out[key] = tensor.clone() if ptr in seen and tensor.numel() else tensor
+        seen.add(ptr)
+    return out
+
+
 def checkpoint_step(path: Path) -> int:
     """The step of a checkpoint's JSON file, from its name."""
     match = _NAME.fullmatch(Path(path).name)
@@ -77,11 +89,13 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int = 
     folder = Path(folder)
     tensors: dict[str, torch.Tensor] = {}
     tree = flatten(state, tensors)
-    blob = save_tensors(tensors)
     name = f"step_{step:07d}"
-    atomic_write_bytes(folder / f"{name}.safetensors", blob)
+    with atomic_path(folder / f"{name}.safetensors") as tmp:
+        # written from the tensors' own memory, without a copy of the file in memory
+        save_file(unshared(tensors), tmp)
+        digest = sha256_of(tmp)
     meta = {"format": FORMAT_VERSION, "step": step, "tensors": f"{name}.safetensors",
-            "sha256": hashlib.sha256(blob).hexdigest(), "state": tree}
+            "sha256": digest, "state": tree}
     path = atomic_write_text(folder / f"{name}.json", json.dumps(meta))
     for old in checkpoint_paths(folder)[: -(keep + 1)]:
         old.with_suffix(".safetensors").unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,16 +14,19 @@ from gankit.recipes.base import Pictures, Scalar
 from gankit.training import rundir
 from gankit.training.checkpoint import checkpoint_paths, checkpoint_step, save_checkpoint
 from gankit.training.distributed import World, all_mean
+from gankit.training.records import RecordLog
 
 
 class MetricsLogger:
-    """Averages the step scalars over each ``every`` steps, appends them to metrics.jsonl and
-    shows them on the progress bar; prints a log line every ``print_every`` steps."""
+    """Averages the step scalars over each ``every`` steps, logs them to ``log`` (metrics.jsonl
+    and its sinks) and shows them on the progress bar; prints a log line every ``print_every``
+    steps."""
 
-    def __init__(self, path: Path, every: int, print_every: int, samples_per_step: int,
-                 scalars: tuple[Scalar, ...], bar: tqdm, total: int,
+    def __init__(self, log: RecordLog | Path, every: int, print_every: int,
+                 samples_per_step: int, scalars: tuple[Scalar, ...], bar: tqdm, total: int,
                  world: World | None = None) -> None:
-        self.path, self.every, self.print_every = path, every, print_every
+        self.log = log if isinstance(log, RecordLog) else RecordLog(log)
+        self.every, self.print_every = every, print_every
         self.samples_per_step, self.bar, self.total = samples_per_step, bar, total
         self.shown = [s for s in scalars if s.progress]
         self._sums: dict[str, torch.Tensor] = {}
@@ -53,8 +55,7 @@ class MetricsLogger:
         self._sums, self._count, self._t0 = {}, 0, time.perf_counter()
         if not self.world.is_main:
             return
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        self.log(record)
         self.bar.set_postfix_str(self.describe(record, short=True), refresh=False)
         if step % self.print_every == 0 or step == self.total:
             self.bar.write(self.describe(record))
@@ -83,14 +84,21 @@ class LineWriter:
 
 
 class PictureWriter:
-    """Every ``every`` steps, the recipe's progress picture as ``samples/step_NNNNNN.png``."""
+    """Every ``every`` steps, the recipe's progress picture as ``samples/step_NNNNNN.png``,
+    also passed on to the sinks of ``log`` (tag ``tag``)."""
 
-    def __init__(self, run_dir: Path, pictures: Pictures, every: int) -> None:
+    def __init__(self, run_dir: Path, pictures: Pictures, every: int,
+                 log: RecordLog | None = None, tag: str = "samples") -> None:
         self.run_dir, self.pictures, self.every = run_dir, pictures, every
+        self.log, self.tag = log, tag
 
     def __call__(self, step: int, scalars: dict[str, torch.Tensor] | None = None) -> None:
-        if step % self.every == 0:
-            self.pictures.progress(self.run_dir / rundir.SAMPLES / f"step_{step:06d}.png", step)
+        if step % self.every:
+            return
+        path = self.run_dir / rundir.SAMPLES / f"step_{step:06d}.png"
+        written = self.pictures.progress(path, step)
+        if self.log is not None:
+            self.log.picture(self.tag, Path(written) if written else path, step)
 
 
 class Checkpointer:

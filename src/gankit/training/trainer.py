@@ -26,6 +26,7 @@ from gankit.training.guard import Diverged, DivergenceGuard
 from gankit.training.hooks import Checkpointer, LineWriter, MetricsLogger, PictureWriter
 from gankit.training.interrupt import GracefulStop, Interrupted, StopRequested
 from gankit.training.loop import run_loop
+from gankit.training.records import RecordLog, check_sinks, open_sinks
 from gankit.training.runfolder import RunFolder
 from gankit.training.state import capture_state, restore_state
 
@@ -78,8 +79,10 @@ class Trainer:
                                          write=self.world.is_main)
         self.guard = DivergenceGuard(self.device, cfg.train.log_every, self.world)
         self.lines = LineWriter()
+        sinks = open_sinks(cfg, self.run_dir, self.recipe.scalars) if self.world.is_main else []
+        self.records = RecordLog(self.run_dir / rundir.METRICS, sinks, write=self.world.is_main)
         self.recipe_hooks = self.recipe.hooks(HookContext(
-            dataset, self.run_dir, progress, self.lines.write, self.world.is_main))
+            dataset, self.run_dir, progress, self.lines.write, self.world.is_main, self.records))
         self.step = 0
 
     def restore_latest(self) -> int:
@@ -90,8 +93,7 @@ class Trainer:
         else:
             self.step, state, _ = found
             restore_state(self.recipe, self.sampler, state, self.world, self.run_dir)
-        if self.world.is_main:
-            rundir.truncate_metrics(self.run_dir, self.step)
+        self.records.rewind(self.step)  # metrics.jsonl and every sink (rank 0)
         barrier(self.world)
         return self.step
 
@@ -111,7 +113,7 @@ class Trainer:
         cfg, total = self.cfg, self.cfg.train.steps
         bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=not self.progress, mininterval=0.5, desc=self.run_dir.name)
-        logger = MetricsLogger(self.run_dir / rundir.METRICS, cfg.train.log_every,
+        logger = MetricsLogger(self.records, cfg.train.log_every,
                                cfg.train.sample_every,
                                cfg.train.batch_size * self.recipe.batches_per_step,
                                self.recipe.scalars, bar, total, self.world)
@@ -119,7 +121,8 @@ class Trainer:
         self.lines.bar = bar
         main_only = []
         if self.pictures is not None:
-            main_only.append(PictureWriter(self.run_dir, self.pictures, cfg.train.sample_every))
+            main_only.append(PictureWriter(self.run_dir, self.pictures, cfg.train.sample_every,
+                                           self.records))
             if self.step == 0:
                 main_only[0](0)
         main_only += self.recipe_hooks
@@ -139,6 +142,7 @@ class Trainer:
         except Exception as err:
             if self.step > start or not self.folder.fresh:
                 raise
+            self.records.close()
             self.folder.discard()  # a new run that failed at once leaves nothing behind
             if isinstance(err, OSError):
                 raise
@@ -146,7 +150,9 @@ class Trainer:
                               "nothing was written.") from err
         finally:
             bar.close()
+            self.records.close()
         self.checkpointer.save(self.step)
+        self.sampler = None  # the training data is not needed for the final outputs: free it
         if self.world.is_main:
             self.finish()
         barrier(self.world)
@@ -214,6 +220,7 @@ def start_run(cfg: RunConfig, out: Path | None, overwrite: bool, progress: bool)
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise GankitError("With several processes, name the run folder with --out so that "
                           "every process uses the same one.")
+    check_sinks(cfg)
     target = Path(out) if out else rundir.default_run_dir(cfg)
     folder = RunFolder.for_new_run(target, overwrite, _is_main_process())
     try:
@@ -228,15 +235,24 @@ def start_run(cfg: RunConfig, out: Path | None, overwrite: bool, progress: bool)
     return trainer
 
 
-def resume_run(run_dir: Path, steps: int | None, progress: bool) -> Trainer:
+def resume_run(run_dir: Path, steps: int | None, progress: bool,
+               log: dict[str, Any] | None = None) -> Trainer:
+    """Continue a run from its newest checkpoint, to ``steps`` if given; ``log`` changes
+    settings of the ``log`` section from here on (what is logged where, never the training)."""
     cfg, _, _ = rundir.read_run_dir(run_dir)
+    before = cfg.log
     if steps is not None:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
+    if log:
+        cfg = cfg.model_copy(update={"log": cfg.log.model_validate(
+            {**cfg.log.model_dump(), **log})})
+    changed = steps is not None or cfg.log != before
+    check_sinks(cfg)
     folder = RunFolder.for_resume(Path(run_dir), _is_main_process())
     try:
         trainer = Trainer(cfg, folder, load_dataset(cfg.data), progress)
         trainer.restore_latest()
-        if steps is not None and trainer.world.is_main:
+        if changed and trainer.world.is_main:
             atomic_write_text(Path(run_dir) / rundir.CONFIG, cfg.to_yaml())
     except BaseException:
         folder.release()
