@@ -27,7 +27,11 @@ def load(name: str, path: Path | str | None = None, **options) -> object:
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
 def test_train_split_from_shared_data(shared_data: Path, name: str) -> None:
     ds = load(name, shared_data / name)
-    assert ds.x.shape == (60_000, 1, 28, 28) and ds.x.dtype == torch.float32
+    # kept as the files' 8-bit pixels (a quarter of float32's memory), read as float32
+    assert ds.x.shape == (60_000, 1, 28, 28) and ds.x.dtype == torch.uint8 and ds.pixels8
+    first = ds.rows(slice(0, 100))
+    assert first.dtype == torch.float32
+    assert torch.equal(first, ds.x[:100].float() / 255.0 * 2.0 - 1.0)
     assert ds.labels.dtype == torch.int64 and ds.labels.shape == (60_000,)
     counts = torch.bincount(ds.labels, minlength=10)
     assert counts.sum() == 60_000 and len(counts) == 10
@@ -54,7 +58,7 @@ def test_test_split_and_range(shared_data: Path, name: str, normalize: str) -> N
     assert ds.x.shape == (10_000, 1, 28, 28)
     assert torch.bincount(ds.labels).sum() == 10_000
     lo = -1.0 if normalize == "symmetric" else 0.0
-    assert ds.x.min() == lo and ds.x.max() == 1.0
+    assert ds.rows().min() == lo and ds.rows().max() == 1.0
     assert ds.normalize == normalize
 
 
@@ -69,6 +73,7 @@ def test_data_dir_env_resize_and_limit(shared_data: Path, monkeypatch) -> None:
     )
     ds = load_dataset(cfg)
     assert ds.x.shape == (100, 3, 32, 32) and ds.labels.shape == (100,)
+    assert ds.x.dtype == torch.float32 and not ds.pixels8  # resized: kept as floats
     assert ds.info["files"]["t10k-images-idx3-ubyte"].startswith(str(shared_data))
 
 

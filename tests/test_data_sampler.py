@@ -68,3 +68,21 @@ def test_flip_1_mirrors_every_image_and_jitter_0_keeps_it():
     imgs = torch.rand(4, 1, 6, 6)
     out = JitterFlip(("x",), jitter=0, flip=1.0)({"x": imgs}, torch.Generator().manual_seed(0))
     assert torch.equal(out["x"], imgs.flip(-1))
+
+
+def test_pixels_decoded_per_batch_are_the_float_loaders_values() -> None:
+    """An 8-bit data set gives the very batches its float32 copy would (bit for bit)."""
+    from gankit.data.base import Dataset
+    from gankit.training.distributed import World
+
+    pixels = torch.randint(0, 256, (50, 1, 4, 4), dtype=torch.uint8)
+    labels = torch.arange(50) % 3
+    compact = Dataset("t", pixels, "image", labels=labels, pixels8=True)
+    full = Dataset("t", compact.rows(), "image", labels=labels)
+    assert full.x.dtype == torch.float32 and full.x.min() >= -1 and full.x.max() <= 1
+    a = compact.sampler(8, 3, World(), torch.device("cpu"))
+    b = full.sampler(8, 3, World(), torch.device("cpu"))
+    for _ in range(10):  # across an epoch boundary
+        x, y = a.next(), b.next()
+        assert x["x"].dtype == torch.float32 and torch.equal(x["x"], y["x"])
+        assert torch.equal(x["labels"], y["labels"])

@@ -37,7 +37,7 @@ def test_channels_are_mnist_digits_of_the_label(shared_data: Path, split: str) -
                                     options={"split": split}))
     idx = draw_indices(300, len(mnist), 7)
     for c in range(3):
-        assert torch.equal(ds.x[:, c], mnist.x[idx[:, c], 0])
+        assert torch.equal(ds.x[:, c], mnist.rows(idx[:, c])[:, 0])
     digits = mnist.labels[idx]
     assert torch.equal(ds.labels, stack_labels(digits))
     assert torch.equal(ds.labels // 100, digits[:, 0])

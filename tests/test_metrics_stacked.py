@@ -32,7 +32,7 @@ class LookupClassifier:
 def mnist_test(shared_data: Path) -> tuple[torch.Tensor, torch.Tensor]:
     ds = load_dataset(DataConfig(name="mnist", path=str(shared_data / "mnist"), normalize="unit",
                                  options={"split": "test", "download": False}))
-    return ds.x, ds.labels
+    return ds.rows(), ds.labels
 
 
 @pytest.fixture(scope="module")

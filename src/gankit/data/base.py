@@ -27,7 +27,10 @@ class Dataset:
     """A whole data set as one tensor, ready to live on the training device.
 
     ``x`` holds images as float32 ``(N, C, H, W)`` scaled to [-1, 1] (``normalize="symmetric"``)
-    or [0, 1] (``"unit"``), or points as float32 ``(N, D)`` in their own units.
+    or [0, 1] (``"unit"``), or points as float32 ``(N, D)`` in their own units. An 8-bit image
+    source may instead keep the pixel values (uint8, 0..255, ``pixels8``: a quarter of the
+    memory), which :meth:`decode` turns into those floats batch by batch; read images through
+    :meth:`rows` or :meth:`decode`, never ``x`` itself.
     """
 
     name: str
@@ -39,6 +42,21 @@ class Dataset:
     mode_centres: torch.Tensor | None = None
     mode_std: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: ``x`` holds 8-bit pixel values 0..255 (uint8) rather than floats in the data range
+    pixels8: bool = False
+
+    def decode(self, stored: torch.Tensor) -> torch.Tensor:
+        """Rows of ``x`` as float32 in the data range (the rows themselves when stored so);
+        the very operations a float loader applies, so the values are bit-identical."""
+        if not self.pixels8:
+            return stored
+        from gankit.data.ranges import from_unit_
+
+        return from_unit_(stored.float().div_(255.0), self.normalize)
+
+    def rows(self, idx: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """All samples, or the rows ``idx``, as float32 in the data range."""
+        return self.decode(self.x if idx is None else self.x[idx])
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -54,7 +72,8 @@ class Dataset:
         from gankit.data.sampler import TensorSampler
 
         fields = {k: v.to(device) for k, v in self.fields().items()}
-        return TensorSampler(fields, batch_size, seed, world.rank, world.size, augment)
+        decode = {"x": self.decode} if self.pixels8 else None
+        return TensorSampler(fields, batch_size, seed, world.rank, world.size, augment, decode)
 
     @property
     def num_classes(self) -> int:

@@ -229,17 +229,24 @@ def load_idx(spec: IdxSpec, cfg: DataConfig, options: IdxOptions) -> Dataset:
                 f"File {str(path)!r} does not match the published checksum of "
                 f"{spec.title} {fname}; delete it so it is downloaded again."
             )
-        # one float32 copy of the file's bytes, which are freed at once (peak memory)
+        # one copy of the file's bytes, which are freed at once (peak memory)
         array = parse_idx(content, ndim, str(path))
-        tensors.append(torch.from_numpy(array.astype(np.float32 if ndim == 3 else np.int64)))
+        tensors.append(torch.from_numpy(array.copy() if ndim == 3 else array.astype(np.int64)))
         del array, content
     x, labels = tensors
-    x = to_channels(x.unsqueeze_(1).div_(255.0), cfg.channels)
-    if cfg.image_size and cfg.image_size != 28:
-        x = resize_images(x, cfg.image_size)
+    x = x.unsqueeze_(1)
+    resize = bool(cfg.image_size and cfg.image_size != 28)
+    # kept as 8-bit pixels (decoded batch by batch) unless resized: then float32
+    pixels8 = not resize
+    if pixels8:
+        x = to_channels(x, cfg.channels)
+    else:
+        x = to_channels(x.float().div_(255.0), cfg.channels)
+        x = from_unit_(resize_images(x, cfg.image_size) if resize else x, cfg.normalize)
     return Dataset(
         name=spec.name,
-        x=from_unit_(x, cfg.normalize),
+        x=x,
+        pixels8=pixels8,
         kind="image",
         normalize=cfg.normalize,
         labels=labels,

@@ -9,6 +9,7 @@ draws each group of fields in its own order (unpaired domains). Either may apply
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
@@ -44,7 +45,9 @@ class TensorSampler:
     """
 
     def __init__(self, fields: dict[str, torch.Tensor], batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1, augment: Augment | None = None) -> None:
+                 rank: int = 0, world_size: int = 1, augment: Augment | None = None,
+                 decode: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None
+                 ) -> None:
         sizes = {len(t) for t in fields.values()}
         if len(sizes) != 1:
             raise ValueError(f"fields of different lengths: {sorted(sizes)}")
@@ -59,7 +62,7 @@ class TensorSampler:
         self.rank, self.world_size = rank, world_size
         self.device = next(iter(fields.values())).device
         self.generator = torch.Generator().manual_seed(seed)
-        self.augment = augment
+        self.augment, self.decode = augment, decode or {}
         self.augment_generator = torch.Generator().manual_seed(seed + 104_729)
         self.epoch, self.pos = 0, 0
         self._perm: torch.Tensor | None = None
@@ -77,6 +80,8 @@ class TensorSampler:
         idx = self._perm[self.pos : self.pos + self.batch_size][self.rank :: self.world_size]
         self.pos += self.batch_size
         batch = {name: t[idx] for name, t in self.fields.items()}
+        for name, decode in self.decode.items():  # stored compactly, decoded per batch
+            batch[name] = decode(batch[name])
         return self.augment(batch, self.augment_generator) if self.augment else batch
 
     def state_dict(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def load_stacked(cfg: DataConfig, options: StackedOptions) -> Dataset:
     mnist_cfg = DataConfig(name="mnist", path=cfg.path, normalize="unit")
     idx_options = IdxOptions(split=options.split, mirror=options.mirror, download=options.download)
     mnist = load_idx(MNIST, mnist_cfg, idx_options)
-    source = mnist.x  # resized and scaled before stacking: the big tensor is made only once
+    source = mnist.rows()  # resized and scaled before stacking: the big tensor is made once
     if cfg.image_size and cfg.image_size != 28:
         source = resize_images(source, cfg.image_size)
     source = from_unit(source, cfg.normalize)[:, 0]

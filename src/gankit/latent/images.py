@@ -37,7 +37,7 @@ def dataset_images(run: Run, indices: Sequence[int], split: str = "test") -> Rea
                               f"images (indices 0 to {n - 1}).")
     idx = torch.as_tensor([int(i) for i in indices], dtype=torch.long)
     labels = data.labels[idx] if data.labels is not None else None
-    return RealImages(data.x[idx].float(), labels, description, [f"#{int(i)}" for i in idx])
+    return RealImages(data.rows(idx), labels, description, [f"#{int(i)}" for i in idx])
 
 
 def random_dataset_indices(run: Run, count: int, seed: int, split: str = "test") -> list[int]:

@@ -140,7 +140,7 @@ def labelled_splits(data_cfg: DataConfig) -> dict[str, Any]:
     if evaluation_of(data_cfg.name).test_split:
         train, test = (load_dataset(DataConfig.model_validate({**base, "options": {
             **data_cfg.options, "split": split}})) for split in ("train", "test"))
-        return {"train": (train.x, train.labels), "test": (test.x, test.labels),
+        return {"train": (train.rows(), train.labels), "test": (test.rows(), test.labels),
                 "class_names": train.class_names, "test_split": "options.split=test"}
     ds = load_dataset(DataConfig.model_validate(base))
     if ds.kind != "image":
@@ -157,7 +157,7 @@ def labelled_splits(data_cfg: DataConfig) -> dict[str, Any]:
     n_test = max(1, round(HOLDOUT * len(ds)))
     test, train = perm[:n_test].sort().values, perm[n_test:].sort().values
     names = ds.class_names or [str(i) for i in range(int(ds.labels.max()) + 1)]
-    return {"train": (ds.x[train], ds.labels[train]), "test": (ds.x[test], ds.labels[test]),
+    return {"train": (ds.rows(train), ds.labels[train]), "test": (ds.rows(test), ds.labels[test]),
             "class_names": list(names), "test_split": f"held-out {HOLDOUT:.0%} (seed {SEED})"}
 
 

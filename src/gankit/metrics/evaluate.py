@@ -198,8 +198,8 @@ def evaluate_samples(fake: torch.Tensor, real: Dataset, cfg: RunConfig, opts: Ev
     (``requested``: the classes a conditional generator was asked for)."""
     kind, norm = real.kind, real.normalize
     fake_in = _as_features_input(fake, kind, norm)
-    real_in = _as_features_input(subset(real.x, opts.num_real or len(real), opts.seed), kind,
-                                 norm)
+    real_in = _as_features_input(real.decode(subset(real.x, opts.num_real or len(real),
+                                                     opts.seed)), kind, norm)
     names = opts.extractors or default_extractors(kind, real.labels is not None)
     ctx = ExtractorContext(cfg.data, device, opts.progress)
     metrics = chosen_metrics(opts.metrics, cfg.data.name)

@@ -50,7 +50,7 @@ class PeriodicEval:
         if name == "auto":
             name = "raw" if dataset.kind == "points" else "classifier"
         self.extractor = build_extractor(name, ExtractorContext(cfg.data, device, progress))
-        real = subset(dataset.x, cfg.eval.samples, cfg.seed).cpu()
+        real = dataset.decode(subset(dataset.x, cfg.eval.samples, cfg.seed)).cpu()
         real = to_unit(real, dataset.normalize) if dataset.kind == "image" else real
         self.real_stats = feature_stats(self.extractor.features(real))
 

@@ -137,7 +137,7 @@ class ClassifierRecipe(OneNetworkRecipe, Classifies):
     def sampler(self, dataset: Dataset, batch_size: int, seed: int, world: World,
                 device: torch.device) -> Sampler:
         """Batches of the training images in [0, 1] except a fixed held-out slice."""
-        x = to_unit(dataset.x, dataset.normalize)
+        x = to_unit(dataset.rows(), dataset.normalize)
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 17))
         held, rest = perm[: self.cfg.holdout], perm[self.cfg.holdout:]
         self.val_x, self.val_y = x[held].to(device), dataset.labels[held].to(device)
