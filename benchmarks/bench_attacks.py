@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from stopping import ROWS_SO_FAR, progress
+from stopping import run as run_main
 from torch import nn
 
 from gankit.config import DataConfig
@@ -50,6 +52,7 @@ def small_cnn() -> nn.Module:
 
 def train(x: torch.Tensor, y: torch.Tensor, seconds: float, device: torch.device) -> nn.Module:
     """The small CNN trained with Adam for about ``seconds`` (batches of 128)."""
+    progress(f"training the small CNN for {seconds:g} s")
     torch.manual_seed(0)
     net = small_cnn().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -135,6 +138,7 @@ def main() -> None:
     for label, (ours, peer) in pairs.items():
         times: dict[str, list[float]] = {"gankit": [], "torchattacks": []}
         accs: dict[str, float] = {}
+        progress(f"{label}: {args.rounds} rounds of both implementations")
         for r in range(args.rounds):
             order = [("gankit", ours), ("torchattacks", peer)]
             for who, attack in order if r % 2 == 0 else order[::-1]:
@@ -148,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, ROWS_SO_FAR)

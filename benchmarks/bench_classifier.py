@@ -18,6 +18,8 @@ import tempfile
 import time
 
 import torch
+from stopping import ROWS_SO_FAR
+from stopping import run as run_main
 
 from gankit.config import DataConfig
 from gankit.metrics.classifier import load_or_train_classifier
@@ -42,11 +44,11 @@ def main() -> None:
         for name in args.data:
             started = time.perf_counter()
             _, info = load_or_train_classifier(DataConfig(name=name, path=paths[name]),
-                                               "cpu", progress=False)
+                                               "cpu", progress=True)
             wall = time.perf_counter() - started
             print(f"| {name} | {100 * info['test_accuracy']:.2f} % | ≥ {100 * GOALS[name]:.0f} % "
                   f"| {info['test_split']} | {info['epochs']} | {wall:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, ROWS_SO_FAR)

@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from stopping import progress
+from stopping import run as run_main
+
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
@@ -95,6 +98,7 @@ def main() -> None:
             batch = preset_batch(preset)
             for processes, threads in layouts:
                 out = root / f"{preset}-{processes}x{threads}"
+                progress(f"{preset}: {processes} process(es) × {threads} thread(s), {n} steps")
                 results[(processes, threads)] = run(processes, threads, preset, n,
                                                     args.mnist_dir, out)
             base = results[(1, 2)]["img_per_s"]
@@ -111,4 +115,5 @@ def preset_batch(preset: str) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "the table above holds only the rows measured so far; no file "
+             "was written (the runs under --keep stay as they were stopped).")

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 
 import torch
+from stopping import ROWS_SO_FAR
+from stopping import run as run_main
 from torch import nn
 
 from gankit.config import build_config
@@ -118,4 +120,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, ROWS_SO_FAR)

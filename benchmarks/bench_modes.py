@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 
 import torch
+from stopping import run as run_main
 
 from gankit.config import build_config
+from gankit.fileio import atomic_write_text
 from gankit.metrics.modes import mixture_modes
 from gankit.run import load
 from gankit.training.trainer import start_run
@@ -97,7 +99,7 @@ def main() -> None:
                 results.append(result)
                 print(json.dumps(result), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        atomic_write_text(args.json, json.dumps(results, indent=1))
     print(f"\nMachine: {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"Python {platform.python_version()}\n")
@@ -108,4 +110,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "no result table and no --json file were written; the lines "
+             "above are the runs that had finished.")

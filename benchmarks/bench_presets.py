@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import torch
+from stopping import ROWS_SO_FAR, progress
+from stopping import run as run_main
 
 
 def machine() -> str:
@@ -61,9 +63,10 @@ def main() -> None:
     print("| run | wall time (s) | median images/s |\n|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, flags) in enumerate(runs):
+            progress(f"training {name}")
             wall, speed = time_run(flags, Path(tmp) / f"run{i}")
             print(f"| {name} | {wall:.1f} | {speed:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, ROWS_SO_FAR)

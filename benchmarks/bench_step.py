@@ -48,6 +48,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stopping import progress
+from stopping import run as run_main
+
+from gankit.fileio import atomic_write_text
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -395,10 +400,12 @@ def main() -> None:
     start = time.perf_counter()
     results: dict[str, Any] = {}
     for model in args.models:
+        progress(f"{model}: step times of every configuration")
         timing = call_worker(args, ["--worker", "time", "--model", model])
         memory: dict[str, dict[str, Any]] = {}
         if not args.no_memory:
             for name in timing["blocks"]:
+                progress(f"{model}: peak memory of {name}")
                 memory[name] = call_worker(args, ["--worker", "memory", "--model", model,
                                                   "--variant", name])
         results[model] = {"timing": timing, "memory": memory}
@@ -415,8 +422,8 @@ def main() -> None:
               f"+ D {timing['d_params']:,} parameters)\n")
         print(table(timing, res["memory"], args.device))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        atomic_write_text(args.json, json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "no result table was written (and no --json file).")

@@ -18,6 +18,8 @@ import time
 
 import torch
 from bench_dropout import SHAPES, recipe_step
+from stopping import progress
+from stopping import run as run_main
 
 from gankit.config import deep_merge, parse_assignment
 
@@ -46,7 +48,8 @@ def main() -> None:
         for _ in range(3):
             step()
     times: list[list[float]] = [[] for _ in variants]
-    for _ in range(args.rounds):
+    for r in range(args.rounds):
+        progress(f"round {r + 1} of {args.rounds}")
         for step, seconds in zip(steps, times, strict=True):
             start = time.perf_counter()
             for _ in range(args.steps):
@@ -59,4 +62,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "no result table was written.")

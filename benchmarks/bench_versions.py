@@ -23,6 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from stopping import ROWS_SO_FAR, progress
+from stopping import run as run_main
+
 REPO = Path(__file__).resolve().parents[1]
 
 WORKER = r"""
@@ -85,6 +88,7 @@ def main() -> None:
             for r in range(args.repeats):
                 order = list(versions) if r % 2 == 0 else list(reversed(versions))
                 for name in order:
+                    progress(f"{preset}: {name}, repeat {r + 1} of {args.repeats}")
                     blocks[name] += worker(versions[name], preset, args)
             medians = [1000 * statistics.median(b) for b in blocks.values()]
             print(f"| {preset} | {medians[0]:.2f} | {medians[1]:.2f} | "
@@ -92,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, ROWS_SO_FAR)

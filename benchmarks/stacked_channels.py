@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 import torch
+from stopping import run as run_main
 
 from gankit.data.stacked import stack_labels
 from gankit.metrics.classifier import load_or_train_classifier
@@ -57,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "nothing was written.")

@@ -293,7 +293,7 @@ def mnist(shared_data: Path, one_thread) -> tuple[nn.Module, torch.Tensor, torch
                                        normalize="unit", options={"split": name}))
 
     train, test = split("train"), split("test")
-    x, y = train.x[:4000], torch.as_tensor(train.labels[:4000]).long()
+    x, y = train.rows(slice(0, 4000)), torch.as_tensor(train.labels[:4000]).long()
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 8, 5, 2, 2), nn.ReLU(), nn.Conv2d(8, 16, 5, 2, 2),
                         nn.ReLU(), nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
@@ -305,7 +305,7 @@ def mnist(shared_data: Path, one_thread) -> tuple[nn.Module, torch.Tensor, torch
         loss.backward()
         opt.step()
     net.eval().requires_grad_(False)
-    return net, test.x[:500].clone(), torch.as_tensor(test.labels[:500]).long()
+    return net, test.rows(slice(0, 500)), torch.as_tensor(test.labels[:500]).long()
 
 
 def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -1,5 +1,7 @@
 """The ``gankit`` command: parse arguments, run one command module, turn errors into clear
-messages."""
+messages, and after Ctrl-C say what the interrupted command left (each command's parser
+declares it: ``set_defaults(interrupted="...")``, a sentence that may name its arguments as
+``{run}``, ``{output}``, ...)."""
 
 from __future__ import annotations
 
@@ -77,5 +79,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gankit: error: {describe_os_error(err)}", file=sys.stderr)
         return GankitError.exit_code
     except KeyboardInterrupt:
-        print("gankit: interrupted.", file=sys.stderr)
+        _close_progress_bars()
+        print(f"gankit: interrupted: {interrupted_message(args)}", file=sys.stderr)
         return 130
+
+
+def interrupted_message(args: argparse.Namespace) -> str:
+    """What the command of ``args`` left when Ctrl-C stopped it: its ``interrupted`` sentence
+    with its arguments filled in."""
+    template = getattr(args, "interrupted", None)
+    if not template:
+        return "nothing more was done."
+    try:
+        return template.format_map({k: str(v) for k, v in vars(args).items()})
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def _close_progress_bars() -> None:
+    """Clear the progress bars that were showing, so that the message gets a line of its own."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()

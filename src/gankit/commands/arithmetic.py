@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from gankit.commands.common import at_least, class_index, common
+from gankit.commands.common import at_least, class_index, common, writing
 from gankit.errors import GankitError
 
 
@@ -35,12 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, default=8, help="codes shown")
     p.add_argument("--bases", type=int, default=500, help="codes measured per column")
     p.add_argument("-o", "--output", help="output .png (the .json goes beside it)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="neither the picture nor the JSON was written (to -o "
+                   "or the run's latent/ folder): '{run}' is as it was.")
 
 
 def run(args: argparse.Namespace) -> int:
     from gankit.latent import latent_arithmetic
-    from gankit.latent.output import output_stem
+    from gankit.latent.output import output_stem, write_files
     from gankit.latent.render import require_images
     from gankit.run import load
 
@@ -62,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
                                bases=args.bases, n=args.n, method=args.method,
                                quantile=args.quantile, seed=args.seed, use_ema=not args.no_ema,
                                progress=not args.no_progress)
-    paths = result.save(stem)
+    files = result.files(stem)
+    with writing(args, "the result had been measured and its picture and JSON were both "
+                 "written."):
+        paths = write_files(files)
     print(result.info.get("title", ""))
     value = "% target" if args.attribute == "class" else f"mean {args.attribute}"
     header = f"{'alpha':>7}  {value:>15}"

@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(pixels of [0, 1]) on 1,000 test images: does synthetic data change "
                    "robustness? (default 0: off)")
     p.add_argument("--json", type=Path, metavar="OUT", help="JSON output (Markdown beside it)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted=(
+        f"no results were written: the JSON and Markdown tables (--json, default RUN/"
+        f"{DEFAULT_NAME}) are as they were."))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,4 +53,5 @@ def run(args: argparse.Namespace) -> int:
                           args.batch_size, args.lr, not args.no_ema, args.min_confidence,
                           args.robust_eps)
     result = augment_bench(loaded, opts, args.device, progress=not args.no_progress)
-    return show_results(result, augment_markdown(result), args.json or loaded.path / DEFAULT_NAME)
+    return show_results(args, result, augment_markdown(result),
+                        args.json or loaded.path / DEFAULT_NAME)

@@ -1,11 +1,15 @@
 """What several commands share, defined here once: their common flags, as argparse parent
 parsers (``sub.add_parser(name, parents=[common("device", "seed", "no_progress")])``), checks
-of their arguments, and how the benchmarks write and show their results."""
+of their arguments, how a command writes the files of one result together (Ctrl-C held
+meanwhile), and how the benchmarks write and show their results."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +74,39 @@ def class_index(names: Sequence[str], value: str, flag: str) -> int:
     return index
 
 
-def show_results(result: dict[str, Any], markdown: str, json_path: Path) -> int:
+@contextmanager
+def writing(args: argparse.Namespace, done: str) -> Iterator[None]:
+    """Hold Ctrl-C while the block writes the files of one result (each atomically), so that
+    they are written all together: an interrupt that comes meanwhile stops the command only
+    after the block, and what ``gankit`` then says (``args.interrupted``, see
+    :func:`gankit.cli.interrupted_message`) becomes ``done``."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach main only
+        yield
+        return
+    asked: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if asked:
+        args.interrupted = done
+        raise KeyboardInterrupt
+
+
+def show_results(args: argparse.Namespace, result: dict[str, Any], markdown: str,
+                 json_path: Path, also: tuple[Path, bytes] | None = None) -> int:
     """Write a benchmark's ``result`` as JSON to ``json_path`` and its ``markdown`` table
-    beside it, print the table and where both went; the exit code (0)."""
+    beside it (and ``also``: a file's path and bytes) together, print the table and where they
+    went; the exit code (0)."""
+    from gankit.fileio import atomic_write_bytes
     from gankit.synthetic.fewshot import write_results
 
-    json_path, md_path = write_results(result, markdown, json_path)
+    with writing(args, "the benchmark had finished and its JSON and Markdown tables"
+                 f"{' (and the file of --save-model)' if also else ''} were all written."):
+        if also:
+            atomic_write_bytes(*also)
+        json_path, md_path = write_results(result, markdown, json_path)
     print(markdown)
-    print(f"Wrote {json_path} and {md_path}")
+    print(f"Wrote {json_path} and {md_path}" + (f" (and {also[0]})" if also else ""))
     return 0

@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --eval-missing: real reference samples")
     p.add_argument("--extractor", action="append", metavar="NAME",
                    help="with --eval-missing: feature extractor (repeatable)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted=(
+        "no comparison folder was written (an earlier one at -o is as it was); with "
+        "--eval-missing, each run whose evaluation had finished keeps its new eval.json."))
 
 
 def run(args: argparse.Namespace) -> int:

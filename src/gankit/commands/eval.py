@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from gankit.commands.common import common
+from gankit.commands.common import common, writing
 from gankit.errors import GankitError
 
 #: the most samples (or KID subsets) one evaluation takes
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated metrics to compute, of: fid, kid, prdc (precision, "
                    "recall, density, coverage), classes, score, modes (default: every one that "
                    "applies to the data set)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="'{run}' is as it was: eval.json, eval.md and "
+                   "report.html were not written.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
                       kid_subsets=args.kid_subsets, progress=not args.no_progress,
                       metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics
                       else None)
-    json_path, md_path = write_eval(args.run, result)
-    write_report(args.run)
+    with writing(args, "the evaluation had finished: eval.json, eval.md and report.html in "
+                 "'{run}' were all written."):
+        json_path, md_path = write_eval(args.run, result)
+        write_report(args.run)
     print(eval_markdown(result))
     print(f"Wrote {json_path} and {md_path}")
     return 0

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="unconditional runs: keep only samples the classifier labels with "
                    "probability ≥ P (default 0: keep all)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="no data set was written: '{output}' is as it was "
+                   "(an earlier export there is intact).")
 
 
 def run(args: argparse.Namespace) -> int:

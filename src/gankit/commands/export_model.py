@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "apache-2.0, cc-by-4.0 (default: other)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier model export in the output folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="no model folder was written: '{output}' is as it "
+                   "was (an earlier export there is intact).")
 
 
 def run(args: argparse.Namespace) -> int:

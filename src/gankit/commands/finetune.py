@@ -37,11 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-model", type=Path, metavar="FILE.pt", help="also save the fine-tuned "
                    "classifier (last seed, largest K) as TorchScript taking images in [0, 1], "
                    "e.g. for gankit robustness")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted=(
+        f"no results were written: the JSON and Markdown tables (--json, default RUN/"
+        f"{DEFAULT_NAME}) and the file of --save-model are as they were."))
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.reuse.finetune import FinetuneOptions, finetune_d, finetune_markdown
+    from gankit.reuse.finetune import (
+        FinetuneOptions,
+        classifier_script,
+        finetune_d_classifier,
+        finetune_markdown,
+    )
     from gankit.run import load
     from gankit.synthetic.fewshot import check_json_name
 
@@ -49,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load(args.run, args.device)
     opts = FinetuneOptions(tuple(args.labels_per_class), args.seeds, args.steps,
                            args.batch_size, args.lr, args.body_lr_scale, args.probe_lr)
-    result = finetune_d(loaded, opts, args.device, progress=not args.no_progress,
-                        save_model=args.save_model)
-    return show_results(result, finetune_markdown(result), args.json or loaded.path / DEFAULT_NAME)
+    result, classifier = finetune_d_classifier(loaded, opts, args.device,
+                                               progress=not args.no_progress)
+    model = (args.save_model, classifier_script(loaded, classifier)) if args.save_model else None
+    return show_results(args, result, finetune_markdown(result),
+                        args.json or loaded.path / DEFAULT_NAME, model)

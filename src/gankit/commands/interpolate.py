@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from gankit.commands.common import at_least, class_index, common
+from gankit.commands.common import at_least, class_index, common, writing
 from gankit.errors import GankitError
 
 
@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restarts", type=int, default=4, help="random starts per image")
     p.add_argument("--gif", action="store_true", help="also write an animated GIF")
     p.add_argument("--frame-ms", type=int, default=120, help="GIF time per frame")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="no picture was written (to -o or the run's latent/ "
+                   "folder): '{run}' is as it was.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gankit.latent import dataset_images, file_images, interpolate
     from gankit.latent.images import random_dataset_indices
-    from gankit.latent.output import output_stem
+    from gankit.latent.output import output_stem, write_files
     from gankit.latent.render import require_images
     from gankit.run import load
 
@@ -96,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
                          images, labels, use_ema=not args.no_ema,
                          projection_steps=args.projection_steps, restarts=args.restarts,
                          progress=not args.no_progress)
-    paths = result.save(stem, gif=gif, frame_ms=args.frame_ms)
+    files = result.files(stem, gif=gif, frame_ms=args.frame_ms)
+    with writing(args, "the interpolation had finished and its pictures were all written."):
+        paths = write_files(files)
     _describe(result, names, images)
     print("Wrote " + " and ".join(str(p) for p in paths))
     return 0

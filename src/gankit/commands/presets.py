@@ -8,7 +8,7 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gankit presets`` to ``sub``."""
     p = sub.add_parser("presets", help="list the named presets")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="nothing was written.")
 
 
 def run(args: argparse.Namespace) -> int:

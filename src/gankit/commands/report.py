@@ -10,7 +10,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gankit report`` to ``sub``."""
     p = sub.add_parser("report", help="rebuild a run folder's curves and report.html")
     p.add_argument("run", help="run folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted=(
+        "each of curves.png, eval_curves.png and report.html in '{run}' is whole, the old "
+        "one or the new one; 'gankit report {run}' rebuilds them all."))
 
 
 def run(args: argparse.Namespace) -> int:

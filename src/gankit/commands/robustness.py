@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "<attack>-<time> for a run folder, robustness-<time> otherwise)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier robustness result in the output folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="no result folder was written (an earlier result at -o "
+                   "is as it was).")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model_range != "unit":
         model = Normalised(model, args.model_range)
     if args.generated:
-        x, y, names = generated_images(args.generated, args.n or 2000, args.seed, args.device)
+        x, y, names = generated_images(args.generated, args.n or 2000, args.seed, args.device,
+                                       not args.no_progress)
     else:
         x, y, names = evaluation_images(args.data, args.data_dir, args.n)
     x, y = x.to(device), y.to(device)
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         k = args.defense_samples
         result["defense_gan"] = defense_gan_robustness(
             model, load(args.defense_gan, args.device), x[:k], y[:k], eps,
-            steps=args.steps or 20, seed=args.seed)
+            steps=args.steps or 20, seed=args.seed, progress=not args.no_progress)
     folder = output.write(result, x.cpu(), out, names, args.overwrite)
     print(output.markdown(result, names))
     failed = [c for c in result.get("checks", []) if not c["passed"]]
@@ -115,9 +117,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def generated_images(run_dir: str, n: int, seed: int, device: str):  # noqa: ANN201
+def generated_images(run_dir: str, n: int, seed: int, device: str,  # noqa: ANN201
+                     progress: bool = True):
     """``n`` samples of a class-conditional run in [0, 1], their requested classes and names."""
     from gankit.data.ranges import to_unit
+    from gankit.metrics.evaluate import generate
     from gankit.recipes.base import balanced_labels
     from gankit.run import load
 
@@ -126,5 +130,5 @@ def generated_images(run_dir: str, n: int, seed: int, device: str):  # noqa: ANN
         raise GankitError(f"--generated needs a class-conditional run (its samples' labels are "
                           f"the classes asked for), and {run_dir!r} is not one.")
     labels = balanced_labels(n, run.num_classes)
-    x = to_unit(run.sample(n, seed=seed, labels=labels), run.spec.normalize)
+    x = to_unit(generate(run, n, seed, labels=labels, progress=progress), run.spec.normalize)
     return x, labels, list(run.spec.class_names)

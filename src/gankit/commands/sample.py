@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .png grid or .npz file")
     p.add_argument("--label", help="conditional runs: the class to draw (name or number); "
                    "default a grid with one row per class")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="'{output}' was not written (a file already there "
+                   "is as it was).")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also log to TensorBoard: scalars, evaluations, pictures and "
                    "hyper-parameters in RUN/tensorboard/ (sets log.tensorboard=true; "
                    "pip install \"gankit[tensorboard]\")")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted=(
+        "this was outside the training steps (while setting up, or writing the final pictures "
+        "after the last checkpoint): a run folder already made keeps what was written so far and "
+        "'gankit train --resume RUN' continues it; with --overwrite, the run it replaces is as "
+        "it was."))
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from typing import Any
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
 from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
-from gankit.fileio import atomic_write_bytes, atomic_write_text
 from gankit.latent.animate import enlarge, grid_array
 from gankit.latent.attributes import ATTRIBUTES, measure
 from gankit.latent.directions import (
@@ -42,7 +42,7 @@ from gankit.latent.directions import (
     classify_images,
     draw_samples,
 )
-from gankit.latent.output import with_suffix
+from gankit.latent.output import with_suffix, write_files
 from gankit.latent.render import device_of, one_hot, render, require_images
 from gankit.run import Run
 
@@ -95,11 +95,16 @@ class Arithmetic:
                     "within_class": d.within_class, **d.info},
                 **self.info}
 
+    def files(self, stem: str | Path) -> dict[Path, bytes]:
+        """The contents of ``stem.png`` (the annotated grid) and ``stem.json`` by path, to
+        write together."""
+        text = json.dumps(self.summary(), indent=1) + "\n"
+        return {with_suffix(stem, ".png"): self.figure(),
+                with_suffix(stem, ".json"): text.encode("utf-8")}
+
     def save(self, stem: str | Path) -> list[Path]:
-        """Write ``stem.png`` (the annotated grid) and ``stem.json``; return their paths."""
-        png = atomic_write_bytes(with_suffix(stem, ".png"), self.figure())
-        text = json.dumps(self.summary(), indent=1)
-        return [png, atomic_write_text(with_suffix(stem, ".json"), text + "\n")]
+        """Write ``stem.png`` and ``stem.json``; return their paths."""
+        return write_files(self.files(stem))
 
     def figure(self) -> bytes:
         """The grid with α, the measured value and the class agreement under each column."""
@@ -168,18 +173,30 @@ def latent_arithmetic(run: Run, attribute: str, *, target: int | None = None,
         raise GankitError(f"--strength must be positive (got {strength}).")
     if classifier == "auto":
         classifier = classifier_for(run, progress)
-    if attribute == "class":
-        return _class_grid(run, target, source, strength, columns, rows, bases, n, seed,
-                           use_ema, classifier)
+    # the samples drawn: for the direction (none for a class code), the codes, every column
+    total = (0 if attribute == "class" and run.num_classes else n) + columns * bases \
+        + (bases if attribute != "class" else 0)
+    with tqdm(total=total, desc="latent arithmetic", unit="sample", leave=False,
+              disable=not progress) as bar:
+        if attribute == "class":
+            return _class_grid(run, target, source, strength, columns, rows, bases, n, seed,
+                               use_ema, classifier, bar)
+        return _attribute_grid(run, attribute, strength, columns, rows, bases, n, method,
+                               quantile, seed, use_ema, classifier, bar)
+
+
+def _attribute_grid(run: Run, attribute: str, strength: float | None, columns: int, rows: int,
+                    bases: int, n: int, method: str, quantile: float, seed: int, use_ema: bool,
+                    classifier: Classifier | None, bar: tqdm) -> Arithmetic:
     direction = attribute_direction(run, attribute, n, method, quantile, seed, use_ema,
-                                    classifier)
+                                    classifier, bar=bar)
     a = strength if strength is not None else DEFAULT_STRENGTH["attribute"]
     alphas = torch.linspace(-a, a, columns)
     gen = torch.Generator().manual_seed(seed + 1)
-    z, labels, _ = draw_samples(run, bases, gen, use_ema)
+    z, labels, _ = draw_samples(run, bases, gen, use_ema, bar=bar)
     step = direction.scale * direction.vector
     columns_x = [render(run, (z + float(al) * step).to(device_of(run)), class_codes(run, labels),
-                        use_ema) for al in alphas]
+                        use_ema, bar=bar) for al in alphas]
     ref = int(alphas.abs().argmin())
     values, spread, agreement = [], [], None
     for x in columns_x:
@@ -202,7 +219,7 @@ def latent_arithmetic(run: Run, attribute: str, *, target: int | None = None,
 
 def _class_grid(run: Run, target: int | None, source: int | None, strength: float | None,
                 columns: int, rows: int, bases: int, n: int, seed: int, use_ema: bool,
-                classifier: Classifier | None) -> Arithmetic:
+                classifier: Classifier | None, bar: tqdm | None = None) -> Arithmetic:
     k, names = run.num_classes, run.spec.class_names
     if target is None:
         raise GankitError("--attribute class needs --target CLASS (the class to move towards).")
@@ -225,18 +242,18 @@ def _class_grid(run: Run, target: int | None, source: int | None, strength: floa
         src = torch.tensor([others[i % len(others)] for i in range(bases)])
         z = run.generator.noise(bases, gen).float()
         a_code, b_code = one_hot(src, k), one_hot(torch.full((bases,), target), k)
-        columns_x = [render(run, z, (1 - float(t)) * a_code + float(t) * b_code, use_ema)
-                     for t in alphas]
+        columns_x = [render(run, z, (1 - float(t)) * a_code + float(t) * b_code, use_ema,
+                            bar=bar) for t in alphas]
         direction = None
         title = f"class code from {'the other classes' if source is None else names[source]} " \
                 f"to {names[target]}\nnumbers: {bases} codes per column"
     else:
-        direction = class_direction(run, target, source, n, seed, use_ema, classifier)
+        direction = class_direction(run, target, source, n, seed, use_ema, classifier, bar)
         top = strength if strength is not None else DEFAULT_STRENGTH["class"]
         alphas = torch.linspace(0.0, top, columns)
         z = _codes_of(run, classifier, target, source, bases, gen, use_ema)
         columns_x = [render(run, (z + float(al) * direction.vector).to(device_of(run)), None,
-                            use_ema) for al in alphas]
+                            use_ema, bar=bar) for al in alphas]
         title = (f"class direction {direction.info['source']} → {names[target]} (classifier "
                  f"means of {n:,} samples)\nnumbers: {bases} codes per column")
     values = [float((classify_images(classifier, run, x) == target).double().mean())

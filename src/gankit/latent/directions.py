@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
@@ -71,12 +72,13 @@ def class_codes(run: Run, labels: torch.Tensor | None) -> torch.Tensor | None:
 
 
 def draw_samples(run: Run, n: int, gen: torch.Generator, use_ema: bool,
-          labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None,
-                                                       torch.Tensor]:
-    """``n`` codes (CPU), their class labels (conditional runs: balanced) and images."""
+                 labels: torch.Tensor | None = None, bar: tqdm | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """``n`` codes (CPU), their class labels (conditional runs: balanced) and images (``bar``
+    counts them)."""
     z = run.generator.noise(n, gen).float().cpu()
     labels = run.labels_for(n, labels) if run.num_classes else None
-    images = render(run, z.to(device_of(run)), class_codes(run, labels), use_ema)
+    images = render(run, z.to(device_of(run)), class_codes(run, labels), use_ema, bar=bar)
     return z, labels, images
 
 
@@ -92,12 +94,13 @@ def check_count(n: int, least: int, flag: str) -> None:
 def attribute_direction(run: Run, attribute: str, n: int = 10_000, method: str = "regression",
                         quantile: float = 0.2, seed: int = 0, use_ema: bool = True,
                         classifier: Classifier | None = None,
-                        keep_class: bool = True) -> Direction:
+                        keep_class: bool = True, bar: tqdm | None = None) -> Direction:
     """A unit direction in z along which ``attribute`` grows (see the module docstring).
 
     With ``keep_class`` the direction is estimated within classes: the labels of a conditional
     run, or the classes ``classifier`` (images in [0, 1] → class indices) sees, in which case
-    it is also made orthogonal to the differences of the class means of the codes.
+    it is also made orthogonal to the differences of the class means of the codes. ``bar``
+    counts the samples drawn.
     """
     require_images(run, "Latent arithmetic")
     if attribute not in ATTRIBUTES:
@@ -109,7 +112,7 @@ def attribute_direction(run: Run, attribute: str, n: int = 10_000, method: str =
         raise GankitError(f"--quantile must be in (0, 0.5] (got {quantile}).")
     check_count(n, 20, "-n")
     gen = torch.Generator().manual_seed(seed)
-    z, labels, images = draw_samples(run, n, gen, use_ema)
+    z, labels, images = draw_samples(run, n, gen, use_ema, bar=bar)
     values = measure(attribute, to_unit(images, run.spec.normalize))
     classes = labels
     if classes is None and classifier is not None and keep_class:
@@ -195,9 +198,9 @@ def _quantile_difference(z: torch.Tensor, values: torch.Tensor, classes: torch.T
 
 def class_direction(run: Run, target: int, source: int | None = None, n: int = 10_000,
                     seed: int = 0, use_ema: bool = True,
-                    classifier: Classifier | None = None) -> Direction:
+                    classifier: Classifier | None = None, bar: tqdm | None = None) -> Direction:
     """Unconditional runs: mean code of samples classified as ``target`` minus that of
-    ``source`` (default: every other class)."""
+    ``source`` (default: every other class); ``bar`` counts the samples drawn."""
     require_images(run, "Latent arithmetic")
     if run.num_classes:
         raise GankitError("A conditional run changes class through its class code; use "
@@ -207,7 +210,7 @@ def class_direction(run: Run, target: int, source: int | None = None, n: int = 1
                           f"{run.spec.name!r} has no classes.")
     check_count(n, 20, "-n")
     gen = torch.Generator().manual_seed(seed)
-    z, _, images = draw_samples(run, n, gen, use_ema)
+    z, _, images = draw_samples(run, n, gen, use_ema, bar=bar)
     pred = classify_images(classifier, run, images)
     is_target = pred == target
     is_source = pred == source if source is not None else ~is_target

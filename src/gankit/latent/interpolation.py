@@ -14,9 +14,9 @@ import torch
 
 from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
-from gankit.latent.animate import enlarge, grid_array, save_gif, save_png
+from gankit.latent.animate import enlarge, gif_bytes, grid_array, png_bytes
 from gankit.latent.images import RealImages
-from gankit.latent.output import with_suffix
+from gankit.latent.output import with_suffix, write_files
 from gankit.latent.paths import MODES, interpolation_path
 from gankit.latent.projection import Projection, project
 from gankit.latent.render import device_of, one_hot, render, require_images
@@ -92,12 +92,17 @@ class Interpolation:
                                  axis=axis)
         return grid
 
+    def files(self, stem: str | Path, gif: bool = True, frame_ms: int = 120
+              ) -> dict[Path, bytes]:
+        """The contents of ``stem.png`` (and ``stem.gif``) by path, to write together."""
+        files = {with_suffix(stem, ".png"): png_bytes(self.strip())}
+        if gif:
+            files[with_suffix(stem, ".gif")] = gif_bytes(self.gif_frames(), frame_ms)
+        return files
+
     def save(self, stem: str | Path, gif: bool = True, frame_ms: int = 120) -> list[Path]:
         """Write ``stem.png`` (and ``stem.gif``); return the paths written."""
-        paths = [save_png(self.strip(), with_suffix(stem, ".png"))]
-        if gif:
-            paths.append(save_gif(self.gif_frames(), with_suffix(stem, ".gif"), frame_ms))
-        return paths
+        return write_files(self.files(stem, gif, frame_ms))
 
 
 def interpolate(run: Run, between: Between = "random", mode: str = "both", steps: int = 10,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gankit.errors import GankitError
+from gankit.fileio import atomic_write_bytes
 from gankit.layout import LATENT
 from gankit.run import Run
 
@@ -35,6 +36,12 @@ def output_stem(run: Run, name: str, output: str | Path | None = None,
         number += 1
         stem = folder / f"{name}-{number}"
     return stem
+
+
+def write_files(files: dict[Path, bytes]) -> list[Path]:
+    """Write a result's files (path → bytes, e.g. from ``result.files(stem)``), each
+    atomically; returns their paths."""
+    return [atomic_write_bytes(path, data) for path, data in files.items()]
 
 
 def with_suffix(stem: str | Path, suffix: str) -> Path:

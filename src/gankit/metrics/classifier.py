@@ -262,7 +262,7 @@ def load_or_train_classifier(data_cfg: DataConfig, device: torch.device | str = 
     say(f"training the evaluation classifier of {data_cfg.name} ({len(x):,} labelled images; "
         f"done once, then cached in {classifier_dir()}).")
     facts = train_classifier(model, x, labels, device, progress,
-                             desc=f"classifier ({data_cfg.name})")
+                             desc=f"training classifier ({data_cfg.name})")
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     blob = save_tensors(tensors)
     meta = {"format": 1, "arch_version": ARCH_VERSION, "key": key, "data": data_cfg.name,
@@ -310,7 +310,8 @@ class ClassifierExtractor(FeatureExtractor):
         fn = self.model if logits else self.model.embed
         chunks = x.split(self.batch_size)
         out = [fn(c.to(self.device).float()).cpu() for c in
-               tqdm(chunks, desc="classifier", unit="batch", leave=False,
+               tqdm(chunks, desc="classifying" if logits else "classifier features",
+                    unit="batch", leave=False,
                     disable=not self.progress or len(chunks) < 2)]
         width = self.model.num_classes if logits else FEATURES
         result = torch.cat(out) if out else torch.zeros(0, width)

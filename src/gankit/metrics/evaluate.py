@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from gankit.config import DataConfig, RunConfig
 from gankit.data import Dataset, evaluation_of, load_dataset
@@ -98,6 +100,22 @@ def reference_data(data: DataConfig, split: str) -> tuple[Dataset, str]:
     return load_dataset(data), f"{data.name} training data (the source has no test split)"
 
 
+#: samples generated at a time (as ``Run.sample`` draws them)
+SAMPLE_BATCH = 500
+
+
+def generate(run: Any, n: int, seed: int | None = None, use_ema: bool = True,
+             labels: torch.Tensor | None = None, progress: bool = True) -> torch.Tensor:
+    """``run.sample(n, seed, use_ema, labels=labels)`` (the same values), with a progress bar
+    ("generating") when it takes more than one batch."""
+    run.check_memory(n)
+    _ = run.generator  # a run that cannot sample is refused before a bar is drawn
+    chunks = run.sample_chunks(n, seed, use_ema, SAMPLE_BATCH, labels)
+    bar = tqdm(chunks, total=math.ceil(n / SAMPLE_BATCH), desc="generating", unit="batch",
+               leave=False, disable=not progress or n <= SAMPLE_BATCH)
+    return torch.cat(list(bar))
+
+
 def _as_features_input(x: torch.Tensor, kind: str, normalize: str) -> torch.Tensor:
     return to_unit(x, normalize) if kind == "image" else x.float()
 
@@ -138,18 +156,24 @@ def feature_metrics(real: torch.Tensor, fake: torch.Tensor, opts: EvalOptions,
     density/coverage (k = opts.dc_k)."""
     metrics = set(METRICS) if metrics is None else metrics
     out: dict[str, Any] = {}
-    if "fid" in metrics:
-        mu_r, sigma_r = feature_stats(real)
-        mu_f, sigma_f = feature_stats(fake)
-        out["fid"] = frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
-    if "kid" in metrics:
-        out.update(kid(fake, real, subsets=opts.kid_subsets, subset_size=opts.kid_subset_size,
-                       seed=opts.seed))
-    if "prdc" in metrics:
-        pr = precision_recall(real, fake, k=opts.pr_k)
-        dc = prdc(real, fake, k=opts.dc_k)
-        out.update({"precision": pr["precision"], "recall": pr["recall"],
-                    "density": dc["density"], "coverage": dc["coverage"]})
+    stages = [m for m in ("fid", "kid", "prdc") if m in metrics]
+    with tqdm(total=len(stages), desc="scores", unit="metric", leave=False,
+              disable=not opts.progress) as bar:
+        for stage in stages:
+            bar.set_postfix_str(stage)
+            if stage == "fid":
+                mu_r, sigma_r = feature_stats(real)
+                mu_f, sigma_f = feature_stats(fake)
+                out["fid"] = frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
+            elif stage == "kid":
+                out.update(kid(fake, real, subsets=opts.kid_subsets,
+                               subset_size=opts.kid_subset_size, seed=opts.seed))
+            else:
+                pr = precision_recall(real, fake, k=opts.pr_k)
+                dc = prdc(real, fake, k=opts.dc_k)
+                out.update({"precision": pr["precision"], "recall": pr["recall"],
+                            "density": dc["density"], "coverage": dc["coverage"]})
+            bar.update()
     return out
 
 
@@ -226,7 +250,7 @@ def mode_metrics(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
     how = evaluation_of(run.config.data.name).modes
     centres = run.facts.get("mode_centres")
     if how == "mixture" and centres is not None and n:
-        samples = run.sample(n, seed=opts.seed + 1, use_ema=opts.use_ema)
+        samples = generate(run, n, opts.seed + 1, opts.use_ema, progress=opts.progress)
         std = float(run.facts["mode_std"])
         out = mixture_modes(samples, torch.tensor(centres), std)
         return {**out, "protocol": {"samples": n, "threshold": "3 σ", "std": std,
@@ -236,7 +260,7 @@ def mode_metrics(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
 
         classifier = build_extractor("classifier",
                                      ExtractorContext(run.config.data, device, opts.progress))
-        samples = to_unit(run.sample(n, seed=opts.seed + 1, use_ema=opts.use_ema),
+        samples = to_unit(generate(run, n, opts.seed + 1, opts.use_ema, progress=opts.progress),
                           run.spec.normalize)
         out = stacked_mnist_modes(samples, classifier)
         return {**out, "protocol": {"samples": n, "classifier": classifier.protocol(),
@@ -252,7 +276,7 @@ def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
     opts.num_real = opts.num_real or default_real
     real, reference = reference_data(run.config.data, opts.reference)
     requested = run.labels_for(opts.num_generated, None)  # balanced classes if conditional
-    fake = run.sample(opts.num_generated, seed=opts.seed, use_ema=opts.use_ema, labels=requested)
+    fake = generate(run, opts.num_generated, opts.seed, opts.use_ema, requested, opts.progress)
     result: dict[str, Any] = {
         "run": str(run.path), "step": run.step,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -167,6 +167,19 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
 
     ``save_model``: also write the fine-tuned classifier of the last seed at the largest K as
     a TorchScript file taking NCHW images in [0, 1] (for ``gankit robustness``)."""
+    from gankit.fileio import atomic_write_bytes
+
+    result, classifier = finetune_d_classifier(run, opts, device, progress)
+    if save_model is not None:
+        atomic_write_bytes(save_model, classifier_script(run, classifier))
+    return result
+
+
+def finetune_d_classifier(run: Run, opts: FinetuneOptions | None = None,
+                          device: torch.device | str = "cpu", progress: bool = True,
+                          ) -> tuple[dict[str, Any], nn.Module]:
+    """:func:`finetune_d`'s result and the fine-tuned classifier of the last seed at the
+    largest K, taking images in [0, 1] (CPU, eval mode)."""
     opts = opts or FinetuneOptions()
     _check(opts)
     device = torch.device(device)
@@ -213,31 +226,29 @@ def finetune_d(run: Run, opts: FinetuneOptions | None = None, device: torch.devi
                 if arm == "finetune":
                     finetuned = model
     bar.close()
-    if save_model is not None:
-        example = torch.full((2, *run.spec.sample_shape), 0.5)  # a [0, 1] batch to trace with
-        save_torchscript(Normalised(finetuned.cpu().eval(), run.spec.normalize), example,
-                         save_model)
+    classifier = Normalised(finetuned.cpu().eval(), run.spec.normalize)
     rows = [{"size": s, **{a: summary(accs[a][s]) for a in ARMS},
              "pretrained_helps": verdict(accs["scratch"][s], accs["finetune"][s]),
              "probe_vs_scratch": verdict(accs["scratch"][s], accs["probe"][s])} for s in sizes]
     body_params = sum(p.numel() for p in DClassifier(pretrained, nn.Linear(1, 1))
                       .body_parameters())
-    return {"benchmark": "finetune-d", "run": str(run.path), "step": run.step,
-            "data": run.config.data.name, "class_names": names,
-            "architecture": {"arch": facts["arch"], "d": facts["d"], "init": facts["init"],
-                             "features": int(test_feats.shape[1]),
-                             "body_parameters": body_params},
-            "seeds": list(range(opts.seeds)), "options": asdict(opts), "rows": rows,
-            "d_saw_labels": facts["conditional"] != "none",
-            "protocol": {
-                "training": f"{opts.steps} Adam steps with cosine decay to 0, batch "
-                            f"min({opts.batch_size}, n), no augmentation, in every arm; lr "
-                            f"{opts.lr:g} (fine-tuned body {opts.lr * opts.body_lr_scale:g}, "
-                            f"linear probes {opts.probe_lr:g})",
-                "labelled_subset": "K per class from the training split, drawn with the seed",
-                "test": f"{splits['test_split']} ({len(x_test):,} images)",
-                "verdict": "paired over seeds: fine-tune − scratch mean > 2 standard errors"},
-            "seconds": round(time.perf_counter() - start, 1)}
+    result = {"benchmark": "finetune-d", "run": str(run.path), "step": run.step,
+              "data": run.config.data.name, "class_names": names,
+              "architecture": {"arch": facts["arch"], "d": facts["d"], "init": facts["init"],
+                               "features": int(test_feats.shape[1]),
+                               "body_parameters": body_params},
+              "seeds": list(range(opts.seeds)), "options": asdict(opts), "rows": rows,
+              "d_saw_labels": facts["conditional"] != "none",
+              "protocol": {
+                  "training": f"{opts.steps} Adam steps with cosine decay to 0, batch "
+                              f"min({opts.batch_size}, n), no augmentation, in every arm; lr "
+                              f"{opts.lr:g} (fine-tuned body {opts.lr * opts.body_lr_scale:g}, "
+                              f"linear probes {opts.probe_lr:g})",
+                  "labelled_subset": "K per class from the training split, drawn with the seed",
+                  "test": f"{splits['test_split']} ({len(x_test):,} images)",
+                  "verdict": "paired over seeds: fine-tune − scratch mean > 2 standard errors"},
+              "seconds": round(time.perf_counter() - start, 1)}
+    return result, classifier
 
 
 def finetune_markdown(result: dict[str, Any]) -> str:
@@ -263,16 +274,16 @@ def finetune_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> Path:
-    """Trace ``model`` on ``example`` and write it atomically as a TorchScript file."""
+def classifier_script(run: Run, classifier: nn.Module) -> bytes:
+    """``classifier`` (of :func:`finetune_d_classifier`) traced to TorchScript, as a file's
+    bytes."""
     import io
     import warnings
 
-    from gankit.fileio import atomic_write_bytes
-
+    example = torch.full((2, *run.spec.sample_shape), 0.5)  # a [0, 1] batch to trace with
     with warnings.catch_warnings():  # TorchScript is how such models are shared
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model, example)
+        traced = torch.jit.trace(classifier, example)
         buffer = io.BytesIO()
         torch.jit.save(traced, buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()

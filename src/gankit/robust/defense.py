@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from gankit.data.ranges import from_unit, to_unit
 from gankit.robust.attacks import build_attack
@@ -53,9 +54,9 @@ class DefenseGAN(nn.Module):
 def defense_gan_robustness(classifier: nn.Module, run: Run, x: torch.Tensor, y: torch.Tensor,
                            eps: float, steps: int = 20, projection_steps: int = 200,
                            restarts: int = 4, batch_size: int = 100,
-                           seed: int = 0) -> dict[str, Any]:
+                           seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """Accuracy of the undefended and the defended classifier, clean and under the plain and
-    the BPDA PGD attack at ``eps`` (L∞), with the protocol."""
+    the BPDA PGD attack at ``eps`` (L∞), with the protocol (a progress bar per batch)."""
     defended = DefenseGAN(classifier, run, projection_steps, restarts)
     through = DefenseGAN(classifier, run, projection_steps, restarts, bpda=True)
     plain = build_attack("pgd", classifier, eps, steps=steps, seed=seed)
@@ -63,7 +64,10 @@ def defense_gan_robustness(classifier: nn.Module, run: Run, x: torch.Tensor, y: 
     hits: dict[str, list[torch.Tensor]] = {k: [] for k in (
         "undefended clean", "undefended PGD", "Defense-GAN clean", "Defense-GAN plain PGD",
         "Defense-GAN BPDA PGD")}
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
+    batches = tqdm(list(zip(x.split(batch_size), y.split(batch_size), strict=True)),
+                   desc=f"Defense-GAN ε={eps:g}", unit="batch", leave=False,
+                   disable=not progress)
+    for xb, yb in batches:
         adv = plain(xb, yb)
         bpda = adaptive(xb, yb)
         with torch.no_grad():

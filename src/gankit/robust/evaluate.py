@@ -48,14 +48,15 @@ class RobustnessOptions:
 
 
 def accuracy_under(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: str, eps: float,
-                   opts: RobustnessOptions, progress: bool = False,
+                   opts: RobustnessOptions, progress: bool = False, what: str = "",
                    **override: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample correctness ``(N,)`` under ``attack`` at ``eps`` and the adversarial images."""
+    """Per-sample correctness ``(N,)`` under ``attack`` at ``eps`` and the adversarial images
+    (``what`` goes before the progress bar's name, e.g. "check: ")."""
     settings = {"norm": opts.norm, "seed": opts.seed, **_attack_settings(attack, opts), **override}
     adversary = build_attack(attack, model, eps, **settings) if eps > 0 else None
     hits, advs = [], []
     chunks = list(zip(x.split(opts.batch_size), y.split(opts.batch_size), strict=True))
-    for xb, yb in tqdm(chunks, desc=f"{attack} ε={eps:g}", unit="batch", leave=False,
+    for xb, yb in tqdm(chunks, desc=f"{what}{attack} ε={eps:g}", unit="batch", leave=False,
                        disable=not progress or len(chunks) < 2):
         adv = xb if adversary is None else adversary(xb, yb)
         with torch.no_grad():
@@ -119,8 +120,8 @@ def sanity_checks(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         return checks
 
     def acc(attack: str, eps: float, **override: Any) -> float:
-        return 100 * float(accuracy_under(model, xs, ys, attack, eps, opts, **override)[0]
-                           .float().mean())
+        return 100 * float(accuracy_under(model, xs, ys, attack, eps, opts, opts.progress,
+                                          "check: ", **override)[0].float().mean())
 
     base = acc(opts.attack, top)
     if opts.attack in ("pgd", "apgd-ce"):

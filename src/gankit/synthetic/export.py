@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
-from gankit.fileio import check_replaceable, staged_folder
+from gankit.fileio import check_replaceable, staged_folder, write_npz_stream
 from gankit.run import Run
 
 FORMATS = ("png", "npz")
@@ -68,8 +68,10 @@ def synthesize(run: Run, per_class: int, seed: int = 0, use_ema: bool = True,
         if min_confidence:
             raise GankitError("--min-confidence applies to unconditional runs only (a "
                               "conditional run's samples carry the class they were drawn for).")
+        from gankit.metrics.evaluate import generate
+
         labels = torch.arange(run.num_classes).repeat_interleave(per_class)
-        x = run.sample(len(labels), seed=seed, use_ema=use_ema, labels=labels)
+        x = generate(run, len(labels), seed, use_ema, labels, progress)
         return SyntheticSet(x, labels, names, run.spec.normalize, "conditional", {
             "method": "conditional",
             "description": "each sample drawn by the class-conditional generator for its class"})
@@ -166,11 +168,13 @@ def _write_png(synth: SyntheticSet, folder: Path, progress: bool) -> dict[str, s
     return dict(zip(synth.class_names, names, strict=True))
 
 
-def _write_npz(synth: SyntheticSet, folder: Path) -> None:
-    np.savez_compressed(folder / NPZ_NAME, x=synth.x.numpy().astype(np.float32),
-                        labels=synth.labels.numpy().astype(np.int64),
-                        class_names=np.array(synth.class_names, dtype=str),
-                        normalize=np.array(synth.normalize))
+def _write_npz(synth: SyntheticSet, folder: Path, progress: bool) -> None:
+    chunks = tqdm(synth.x.split(CHUNK), desc="export (npz)", unit="batch", leave=False,
+                  disable=not progress)
+    write_npz_stream(folder / NPZ_NAME, "x", tuple(synth.x.shape), (c.numpy() for c in chunks),
+                     {"labels": synth.labels.numpy().astype(np.int64),
+                      "class_names": np.array(synth.class_names, dtype=str),
+                      "normalize": np.array(synth.normalize)})
 
 
 def _check_target(out: Path, overwrite: bool, run: Run | None) -> None:
@@ -214,7 +218,7 @@ def write_synthetic(synth: SyntheticSet, out: str | Path, fmt: str = "png",
     with staged_folder(out, sync_files=fmt != "png") as tmp:
         folders = _write_png(synth, tmp, progress) if fmt == "png" else None
         if fmt == "npz":
-            _write_npz(synth, tmp)
+            _write_npz(synth, tmp, progress)
         doc = {**(manifest or {}), "format": fmt, "num_samples": len(synth.labels),
                "counts": dict(zip(synth.class_names, synth.counts, strict=True)),
                "class_names": synth.class_names, "labelling": synth.labelling,
