@@ -10,7 +10,7 @@ import copy
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -42,6 +42,9 @@ class DataConfig(StrictModel):
     channels: Literal[1, 3] | None = None
     normalize: Literal["symmetric", "unit"] = "symmetric"
     limit: int | None = Field(None, ge=1, le=MAX_STEPS)
+    #: keep only the samples of these classes (indices; e.g. the normal class of one-class
+    #: anomaly detection); None: all of them
+    classes: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(None, min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -47,13 +47,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
-def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+def file_digest(path: str | Path, algorithm: str = "sha256", chunk: int = 1 << 22) -> str:
+    """The hex digest of a file with a :mod:`hashlib` algorithm (``"sha256"``, ``"md5"``, ...),
+    read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file, read in chunks."""
+    return file_digest(path, "sha256", chunk)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gankit.data import arrays, curve, digits, folder, idx, stacked, toy  # noqa: F401
+from gankit.data import arrays, cifar, curve, digits, folder, idx, stacked, toy  # noqa: F401
 from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation, NoOptions, evaluation_of
 
 if TYPE_CHECKING:
@@ -18,6 +18,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     """Load the data set a :class:`DataConfig` names, as one tensor (see :class:`Dataset`)."""
     source = DATASETS.get(cfg.name)
     dataset = source.load(cfg, source.options.model_validate(cfg.options))
+    if cfg.classes is not None:
+        dataset = dataset.only_classes(cfg.classes)
     if cfg.limit is not None and cfg.limit < len(dataset):
         dataset.x = dataset.x[: cfg.limit]
         if dataset.labels is not None:

@@ -54,6 +54,27 @@ class Dataset:
 
         return from_unit_(stored.float().div_(255.0), self.normalize)
 
+    def only_classes(self, classes: list[int]) -> Dataset:
+        """The samples of ``classes`` only (``data.classes``), or one sentence saying why not."""
+        from dataclasses import replace
+
+        from gankit.errors import GankitError
+
+        if self.labels is None:
+            raise GankitError(f"data.classes needs labelled data, and {self.name!r} has no "
+                              "labels.")
+        known = self.num_classes or int(self.labels.max()) + 1
+        missing = [c for c in classes if not 0 <= c < known]
+        if missing:
+            names = f" ({', '.join(self.class_names)})" if self.class_names else ""
+            raise GankitError(f"Class {missing[0]} is not in the {self.name} data, whose classes "
+                              f"are 0 to {known - 1}{names}; fix data.classes.")
+        keep = torch.isin(self.labels, torch.as_tensor(sorted(set(classes))))
+        if not bool(keep.any()):
+            raise GankitError(f"The {self.name} data holds no sample of the classes {classes}.")
+        return replace(self, x=self.x[keep], labels=self.labels[keep],
+                       info={**self.info, "classes": sorted(set(classes))})
+
     def rows(self, idx: torch.Tensor | slice | None = None) -> torch.Tensor:
         """All samples, or the rows ``idx``, as float32 in the data range."""
         return self.decode(self.x if idx is None else self.x[idx])

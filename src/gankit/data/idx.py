@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -107,16 +108,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GANKIT_CACHE_DIR") or Path.home() / ".cache" / "gankit")
 
 
-def _search_dirs(spec: IdxSpec, path: str | None) -> list[Path]:
+def search_dirs(name: str, path: str | None) -> list[Path]:
+    """Where the files of the data set ``name`` are looked for, in order: ``data.path`` and its
+    ``<name>/`` sub-folder, ``$GANKIT_DATA_DIR/<name>/``, the cache's ``<name>/``."""
     dirs: list[Path] = []
     if path:
         root = Path(path).expanduser()
         if not root.is_dir():
             raise GankitError(f"Data folder {str(root)!r} does not exist; fix data.path.")
-        dirs += [root, root / spec.name]
+        dirs += [root, root / name]
     if os.environ.get("GANKIT_DATA_DIR"):
-        dirs.append(Path(os.environ["GANKIT_DATA_DIR"]).expanduser() / spec.name)
-    return [*dirs, cache_dir() / spec.name]
+        dirs.append(Path(os.environ["GANKIT_DATA_DIR"]).expanduser() / name)
+    return [*dirs, cache_dir() / name]
 
 
 def _find(fname: str, dirs: list[Path]) -> Path | None:
@@ -149,14 +152,16 @@ def _missing_error(spec: IdxSpec, why: str) -> GankitError:
     )
 
 
-def download(spec: IdxSpec, fname: str, mirror: str) -> Path:
-    """Download ``<mirror>/<fname>.gz`` into the cache; kept only if its content md5 matches."""
+def fetch(url: str, target: Path, ok: Callable[[Path], bool], bad: str,
+          missing: Callable[[str], GankitError]) -> Path:
+    """Download ``url`` to ``target`` with a progress bar, through a temporary file beside it
+    that becomes ``target`` only if ``ok(file)``; else ``GankitError(bad)``, and a failed
+    transfer raises ``missing(reason)``. Nothing is left behind when it fails."""
     from tqdm.auto import tqdm
 
-    url = mirror.rstrip("/") + f"/{fname}.gz"
-    folder = cache_dir() / spec.name
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     tmp = Path(tmp_name)
     say(f"downloading {url} into {folder}.")
     try:
@@ -166,30 +171,42 @@ def download(spec: IdxSpec, fname: str, mirror: str) -> Path:
                 total=total,
                 unit="B",
                 unit_scale=True,
-                desc=f"{fname}.gz",
+                desc=target.name,
                 disable=None,
                 leave=False,
             ) as bar:
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))
-        try:
-            content = gzip.decompress(tmp.read_bytes())
-        except (OSError, EOFError, zlib.error):
-            content = b""
-        if hashlib.md5(content).hexdigest() != spec.md5[fname]:
-            raise GankitError(
-                f"Downloaded {fname}.gz from {mirror} failed its checksum "
-                "check; try again later or use another mirror."
-            )
-        target = folder / f"{fname}.gz"
+        if not ok(tmp):
+            raise GankitError(bad)
         os.replace(tmp, target)
         return target
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", None) or err
-        raise _missing_error(spec, f"download of {url} failed: {reason}") from None
+        raise missing(f"download of {url} failed: {reason}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def download(spec: IdxSpec, fname: str, mirror: str) -> Path:
+    """Download ``<mirror>/<fname>.gz`` into the cache; kept only if its content md5 matches."""
+
+    def content_ok(tmp: Path) -> bool:
+        try:
+            content = gzip.decompress(tmp.read_bytes())
+        except (OSError, EOFError, zlib.error):
+            content = b""
+        return hashlib.md5(content).hexdigest() == spec.md5[fname]
+
+    return fetch(
+        mirror.rstrip("/") + f"/{fname}.gz",
+        cache_dir() / spec.name / f"{fname}.gz",
+        content_ok,
+        f"Downloaded {fname}.gz from {mirror} failed its checksum check; try again later or use "
+        "another mirror.",
+        lambda why: _missing_error(spec, why),
+    )
 
 
 def parse_idx(data: bytes, ndim: int, what: str) -> np.ndarray:
@@ -211,7 +228,7 @@ def parse_idx(data: bytes, ndim: int, what: str) -> np.ndarray:
 
 def load_idx(spec: IdxSpec, cfg: DataConfig, options: IdxOptions) -> Dataset:
     """Locate (or download), verify and parse one split of an IDX data set."""
-    dirs = _search_dirs(spec, cfg.path)
+    dirs = search_dirs(spec.name, cfg.path)
     mirror = options.mirror or spec.mirror
     paths: dict[str, Path] = {}
     for fname in _SPLITS[options.split]:

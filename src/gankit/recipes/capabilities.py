@@ -85,12 +85,37 @@ class HasDiscriminator(ABC):
         """How it was built: model family, options, initialisation, packing, conditioning."""
 
 
+class ScoresAnomalies(ABC):
+    """Scores samples by how unlike the (normal) training data they are: an anomaly detector."""
+
+    #: what the score is, for tables and files (e.g. "pixel + 1.0 · feature residual")
+    anomaly_score_name: str = "anomaly score"
+
+    @abstractmethod
+    def anomaly_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """One score per sample of ``x`` (the data's range), higher = more anomalous: ``(N,)``
+        float32 on the CPU, computed in eval mode (BatchNorm uses its running statistics and
+        learns nothing from ``x``) without grads; the same ``x`` always gives the same scores."""
+
+    def residual_maps(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Where each image differs from its reconstruction: ``(N, 1, H, W)``, the absolute
+        difference in [0, 1] units averaged over channels (eval mode, no grads); None for a
+        detector that reconstructs nothing."""
+        return None
+
+    def normal_holdout(self, dataset: Any) -> Any | None:
+        """The normal samples this detector held out of its training data ``dataset`` (its
+        validation split, rebuilt exactly), for thresholds; None when it held none out."""
+        return None
+
+
 CAPABILITIES: dict[type, str] = {
     SamplesFromNoise: "draw samples from noise",
     Encodes: "encode samples into latent codes",
     Translates: "translate images",
     Classifies: "classify samples",
     HasDiscriminator: "offer a trained discriminator",
+    ScoresAnomalies: "score samples as normal or anomalous",
 }
 
 

@@ -29,9 +29,10 @@ from gankit.config import (
 from gankit.errors import GankitError
 from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 from gankit.models import DataSpec, build_models
+from gankit.models.layers import eval_mode
 from gankit.options import StrictModel
 from gankit.recipes.base import RECIPES, Batch, Scalar, decay_schedule, use_bf16
-from gankit.recipes.capabilities import HasDiscriminator
+from gankit.recipes.capabilities import HasDiscriminator, ScoresAnomalies
 from gankit.recipes.generative import GenerativeRecipe
 
 
@@ -97,8 +98,9 @@ class GANConfig(RunConfig):
 
 
 @RECIPES.register("gan")
-class GANRecipe(GenerativeRecipe, HasDiscriminator):
+class GANRecipe(GenerativeRecipe, HasDiscriminator, ScoresAnomalies):
     Config = GANConfig
+    anomaly_score_name = "−D(x), the discriminator's score of being fake"
     scalars = (Scalar("d_loss", "D loss"), Scalar("d_acc", "D accuracy", kind="share"),
                Scalar("g_loss", "G loss"),
                Scalar("d_real", "D(real)", group="D scores", progress=False),
@@ -270,6 +272,17 @@ class GANRecipe(GenerativeRecipe, HasDiscriminator):
 
     def discriminator(self) -> nn.Module:
         return self.D
+
+    @torch.no_grad()
+    def anomaly_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """−D(x): the trained discriminator's own score as an anomaly score (the baseline of
+        anomaly detection; unconditional, unpacked discriminators only)."""
+        if self.num_classes or self.cfg.model.pack > 1:
+            raise GankitError("The discriminator score needs an unconditional discriminator "
+                              "that judges one sample at a time (model.conditional=none, "
+                              "model.pack=1).")
+        with eval_mode(self.D):
+            return -self._d(self.D, x.to(self.device), None)[0].flatten().cpu()
 
     def discriminator_facts(self) -> dict[str, Any]:
         m = self.cfg.model

@@ -44,7 +44,7 @@ from gankit.models import DataSpec, build_models
 from gankit.models.encoder import Encoder
 from gankit.models.layers import init_weights
 from gankit.recipes.base import RECIPES, Batch, Scalar, decay_schedule, use_bf16
-from gankit.recipes.capabilities import Encodes
+from gankit.recipes.capabilities import Encodes, ScoresAnomalies
 from gankit.recipes.generative import GenerativeRecipe
 
 #: standard deviation of the Gaussian likelihood for points (data in units of the data set)
@@ -85,10 +85,11 @@ def kl_to_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Ten
 
 
 @RECIPES.register("vae")
-class VAERecipe(GenerativeRecipe, Encodes):
+class VAERecipe(GenerativeRecipe, Encodes, ScoresAnomalies):
     """A variational autoencoder trained on the negative ELBO (see the module docstring)."""
 
     Config = VAEConfig
+    anomaly_score_name = "reconstruction error (−log-likelihood of x under the decoded mean)"
     scalars = (Scalar("loss", "loss (−ELBO)"), Scalar("recon", "reconstruction"),
                Scalar("kl", "KL"))
     cfg: VAEConfig
@@ -158,6 +159,21 @@ class VAERecipe(GenerativeRecipe, Encodes):
     def reconstruct(self, x: torch.Tensor, use_ema: bool = True) -> torch.Tensor:
         """Decode the posterior means of ``x``: the VAE's reconstructions."""
         return self.generate(self.encode(x), use_ema)
+
+    @torch.no_grad()
+    def anomaly_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction error of each sample: the negative log-likelihood of ``x`` under
+        the decoding of its posterior mean (the VAE baseline of anomaly detection)."""
+        x = x.to(self.device)
+        return reconstruction_nll(self.reconstruct(x), x, self.spec.kind,
+                                  self.spec.normalize).float().cpu()
+
+    def residual_maps(self, x: torch.Tensor) -> torch.Tensor | None:
+        from gankit.anomaly.residuals import residual_map
+
+        if self.spec.kind != "image":
+            return None
+        return residual_map(x.to(self.device), self.reconstruct(x), self.spec.normalize)
 
     def networks(self) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {"encoder": self.encoder, "decoder": self.decoder}
