@@ -331,6 +331,7 @@ class FAnoGANRecipe(GenerativeRecipe, Encodes, ScoresAnomalies):
         return (pixel + self.kappa * feature).float().cpu()
 
     def residual_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """|x − G(E(x))| in [0, 1] units, averaged over channels: ``(N, 1, H, W)`` on the CPU."""
         return residual_map(x.to(self.device), self.reconstruct(x), self.spec.normalize)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -339,6 +340,7 @@ class FAnoGANRecipe(GenerativeRecipe, Encodes, ScoresAnomalies):
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """E(x): the codes ``(N, z_dim)`` of images in the data's range (eval mode)."""
         with eval_mode(self.E):
             return torch.cat([self.E(c).float() for c in x.to(self.device).split(CHUNK)])
 
