@@ -31,3 +31,16 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.out(self.body.features(x)).chunk(2, dim=1)
         return mean, logvar
+
+
+class CodeEncoder(Encoder):
+    """x → a code ``(N, z_dim)``: the body's features and one dense layer (no variance), with
+    a tanh on top when ``output`` is ``"tanh"`` (GANomaly's encoders, f-AnoGAN's E)."""
+
+    def __init__(self, body: nn.Module, z_dim: int, output: str = "linear") -> None:
+        super().__init__(body, z_dim)
+        self.out = nn.Linear(self.out.in_features, z_dim)
+        self.squash = nn.Tanh() if output == "tanh" else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.squash(self.out(self.body.features(x)))

@@ -15,20 +15,8 @@ import torch
 from torch import nn
 
 from gankit.models.base import MODELS, DataSpec
-from gankit.models.encoder import Encoder
+from gankit.models.encoder import CodeEncoder
 from gankit.models.layers import init_weights
-
-
-class CodeEncoder(Encoder):
-    """x → a code ``(N, z_dim)``: a discriminator body and one dense layer (a deterministic
-    :class:`~gankit.models.encoder.Encoder`: one number per code dimension, no variance)."""
-
-    def __init__(self, body: nn.Module, z_dim: int) -> None:
-        super().__init__(body, z_dim)
-        self.out = nn.Linear(self.out.in_features, z_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.out(self.body.features(x))
 
 
 class GanomalyGenerator(nn.Module):

@@ -58,7 +58,7 @@ from gankit.data.sampler import Sampler
 from gankit.errors import GankitError
 from gankit.losses import LOSSES, gradient_penalty
 from gankit.models import MODELS, DataSpec, build_models
-from gankit.models.encoder import Encoder
+from gankit.models.encoder import CodeEncoder
 from gankit.models.layers import MinibatchStd, eval_mode, init_weights
 from gankit.options import StrictModel
 from gankit.recipes.base import RECIPES, Batch, HookContext, Scalar, decay_schedule, use_bf16
@@ -127,18 +127,6 @@ class FAnoGANConfig(RunConfig):
     optim: FAnoGANOptimConfig = Field(default_factory=FAnoGANOptimConfig)
     train: GenerativeTrainConfig = Field(default_factory=GenerativeTrainConfig)
     anomaly: FAnoGANAnomalyConfig = Field(default_factory=FAnoGANAnomalyConfig)
-
-
-class CodeEncoder(Encoder):
-    """x → z: a discriminator body's features and one dense layer (optionally tanh)."""
-
-    def __init__(self, body: nn.Module, z_dim: int, output: str) -> None:
-        super().__init__(body, z_dim)
-        self.out = nn.Linear(self.out.in_features, z_dim)
-        self.squash = nn.Tanh() if output == "tanh" else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.squash(self.out(self.body.features(x)))
 
 
 @RECIPES.register("fanogan")
