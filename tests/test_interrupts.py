@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,31 @@ def test_an_interrupted_command_says_its_own_sentence(monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(presets, "run", ctrl_c)
+    assert main(["presets"]) == 130
+    assert capsys.readouterr().err == "gankit: interrupted: nothing was written.\n"
+
+
+def test_a_ctrl_c_swallowed_by_a_callback_still_stops_the_command(monkeypatch, capsys):
+    """Python only prints a KeyboardInterrupt raised in a weak-reference callback or finaliser
+    (as when Ctrl-C lands in an import's module lock, seen in CI); gankit delivers it again."""
+    import gankit.commands.presets as presets
+
+    class Thing:
+        pass
+
+    def press_ctrl_c(ref: weakref.ref) -> None:
+        raise KeyboardInterrupt
+
+    def long_work(args: argparse.Namespace) -> int:
+        thing = Thing()
+        ref = weakref.ref(thing, press_ctrl_c)
+        del thing  # the callback runs here and its interrupt is swallowed
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pass
+        return 0 if ref is not None else 1
+
+    monkeypatch.setattr(presets, "run", long_work)
     assert main(["presets"]) == 130
     assert capsys.readouterr().err == "gankit: interrupted: nothing was written.\n"
 

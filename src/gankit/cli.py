@@ -5,11 +5,14 @@ declares it: ``set_defaults(interrupted="...")``, a sentence that may name its a
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import shutil
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import import_module
 from typing import NoReturn
 
@@ -67,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        with _ctrl_c_never_swallowed():
+            return args.func(args)
     except GankitError as err:
         if args.debug:
             raise
@@ -82,6 +86,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         _close_progress_bars()
         print(f"gankit: interrupted: {interrupted_message(args)}", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def _ctrl_c_never_swallowed() -> Iterator[None]:
+    """Deliver again a Ctrl-C that Python swallowed: a KeyboardInterrupt raised while a
+    finaliser or weak-reference callback runs (the garbage collector, an import's module lock)
+    is only printed as "Exception ignored", and the command would go on."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            # the SIGINT handler in force runs again, once main code runs (not in this hook)
+            threading.Timer(0.01, _thread.interrupt_main).start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def interrupted_message(args: argparse.Namespace) -> str:
