@@ -199,3 +199,25 @@ def test_score_bad_input_is_one_sentence_and_writes_nothing(mnist_vae, vae_run, 
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not out.exists() and not (tmp_path / "s_maps").exists()
+
+
+def test_anomaly_bench_finishes_a_half_finished_run_from_its_checkpoint(tmp_path, capsys) -> None:
+    from gankit.anomaly.bench import TIMING, BenchOptions, run_bench
+
+    opts = BenchOptions(data="digits", normal=(3,), seeds=1, methods=("vae",), steps=30,
+                        progress=False, overrides={"train": {"checkpoint_every": 10}})
+    first = run_bench(opts, tmp_path / "a")[1][0]
+    weights = (first.run_dir / "checkpoints" / "step_0000030.safetensors").read_bytes()
+    for name in ("step_0000020", "step_0000030"):  # as if killed just after step 10's checkpoint
+        for path in (first.run_dir / "checkpoints").glob(f"{name}.*"):
+            path.unlink()
+    (first.run_dir / TIMING).unlink()
+    again = run_bench(opts, tmp_path / "a")[1][0]
+    assert "from its checkpoint of step 10" in capsys.readouterr().err
+    assert (first.run_dir / "checkpoints" / "step_0000030.safetensors").read_bytes() == weights
+    assert again.auroc == first.auroc and torch.equal(again.scores, first.scores)
+    assert again.train_seconds > 0
+    other = BenchOptions(**{**vars(opts), "steps": 20})  # another config: trained afresh
+    assert run_bench(other, tmp_path / "a")[1][0].auroc != first.auroc
+    assert "training" in capsys.readouterr().err
+    assert not (first.run_dir / "checkpoints" / "step_0000030.safetensors").exists()

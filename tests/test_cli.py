@@ -84,8 +84,10 @@ def test_resume_continues_to_more_steps(digits_run, tmp_path):
     shutil.copytree(out, copy)
     proc = gankit("train", "--resume", copy, "--steps", 9, "--no-progress")
     assert "from step 6 to 9" in proc.stdout
-    steps = [json.loads(line)["step"] for line in (copy / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 6, 8, 9]
+    records = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6, 8, 9]
+    clock = [r["elapsed_s"] for r in records]  # the training time goes on from the checkpoint
+    assert clock == sorted(clock) and clock[3] > clock[2]
     assert (copy / "checkpoints" / "step_0000009.json").is_file()
 
 

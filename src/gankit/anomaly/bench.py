@@ -37,6 +37,9 @@ METHODS: dict[str, str] = {
 PRESET_DATA = {"mnist": "mnist", "fashion-mnist": "mnist", "cifar10": "cifar10",
                "digits": "digits"}
 
+#: the file in a run folder that holds its training time (seconds), written once it finished
+TIMING = "anomaly-bench-time.txt"
+
 #: images scored at a time
 SCORE_BATCH = 500
 
@@ -126,21 +129,47 @@ def score_images(detector: ScoresAnomalies, test: Dataset, normalize: str,
     return scores
 
 
+def prepare(cfg: Any, run_dir: Path, progress: bool) -> tuple[Any, float]:
+    """What getting the trained detector of ``cfg`` in ``run_dir`` takes: ``(None, 0)`` when a
+    finished run of this very config is there; a trainer that resumes a half-finished one from
+    its newest checkpoint, with the training time it had already had; else a trainer that
+    starts afresh (replacing a run of another config)."""
+    from gankit.api import start
+    from gankit.console import say
+    from gankit.training.checkpoint import load_latest
+    from gankit.training.rundir import is_run_dir, read_run_dir
+    from gankit.training.trainer import resume_run
+
+    same = is_run_dir(run_dir) and read_run_dir(run_dir)[0] == cfg
+    found = load_latest(run_dir / "checkpoints") if same else None
+    if found is not None and (run_dir / TIMING).is_file() and found[0] >= cfg.train.steps:
+        return None, 0.0
+    if found is not None:
+        from gankit.report import read_metrics
+
+        say(f"finishing {run_dir} from its checkpoint of step {found[0]}")
+        clock = [r["elapsed_s"] for r in read_metrics(run_dir)
+                 if r.get("step", 0) <= found[0] and "elapsed_s" in r]
+        return resume_run(run_dir, None, progress), float(clock[-1]) if clock else 0.0
+    if run_dir.exists():
+        say(f"training {run_dir} again: it holds no finished run of this config")
+    return start(cfg, run_dir, overwrite=run_dir.exists(), progress=progress), 0.0
+
+
 def run_one(method: str, normal: int, seed: int, opts: BenchOptions, test: Dataset,
             out: Path, bar: Any) -> Outcome:
-    """Train (or reuse) one detector and score the test split."""
-    from gankit.api import start
+    """Train (or reuse, or finish) one detector and score the test split."""
+    from gankit.fileio import atomic_write_text
     from gankit.run import load
-    from gankit.training.checkpoint import load_latest
 
     cfg = method_config(method, opts, normal, seed)
     run_dir = out / "runs" / method / f"class-{normal}" / f"seed-{seed}"
-    timing = run_dir / "anomaly-bench-time.txt"
-    found = load_latest(run_dir / "checkpoints") if timing.is_file() else None
-    if found is None or found[0] < cfg.train.steps:
+    timing = run_dir / TIMING
+    trainer, before = prepare(cfg, run_dir, opts.progress)
+    if trainer is not None:
         t0 = time.perf_counter()
-        start(cfg, run_dir, overwrite=run_dir.exists(), progress=opts.progress).fit()
-        timing.write_text(f"{time.perf_counter() - t0:.1f}\n")
+        trainer.fit()
+        atomic_write_text(timing, f"{before + time.perf_counter() - t0:.1f}\n")
     seconds = float(timing.read_text())
     run = load(run_dir, opts.device)
     detector = require(run.recipe, ScoresAnomalies, "anomaly-bench", str(run_dir))

@@ -32,7 +32,7 @@ class MetricsLogger:
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
         self._t0 = time.perf_counter()
-        self._elapsed_before = 0.0
+        self._elapsed_before = self.log.elapsed_s()  # a resumed run's clock goes on
         self.world = world or World()
         self.last: dict[str, Any] = {}
 

@@ -68,6 +68,15 @@ class RecordLog:
         for sink in self.sinks:
             sink.rewind(step)
 
+    def elapsed_s(self) -> float:
+        """The training time logged so far (the last record's ``elapsed_s``; 0 for a new run):
+        where a resumed run's clock goes on from."""
+        from gankit.report import read_metrics
+
+        times = [r["elapsed_s"] for r in read_metrics(self.path)
+                 if isinstance(r.get("elapsed_s"), int | float)]
+        return float(times[-1]) if times else 0.0
+
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
