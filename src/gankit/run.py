@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,13 +20,19 @@ from gankit.models import DataSpec
 from gankit.pictures import class_rows
 from gankit.recipes import RECIPES, Recipe
 from gankit.recipes.base import balanced_labels
-from gankit.recipes.capabilities import C, SamplesFromNoise, require
+from gankit.recipes.capabilities import C, SamplesFromNoise, SamplesTables, require
 from gankit.share.exported import is_model_export, load_export
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
 from gankit.training.state import load_networks
 from gankit.training.trainer import resolve_device
 from gankit.viz import save_image_grid, save_scatter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: the files ``save_table`` writes, by suffix
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
 
 class Run:
@@ -64,6 +71,38 @@ class Run:
             raise GankitError(f"Labels must be class numbers from 0 to {self.num_classes - 1} "
                               f"({', '.join(self.spec.class_names)}), one or one per sample.")
         return labels
+
+    def sample_table(self, n: int, where: dict[str, Any] | None = None,
+                     seed: int | None = None) -> pd.DataFrame:
+        """``n`` synthetic rows of a table run as a DataFrame with the real table's columns;
+        ``where`` ({column: value}) fixes categorical or boolean columns."""
+        check_count(n)
+        tables = self.capability(SamplesTables, "Sampling rows")
+        seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+        return tables.sample_table(n, where, seed)
+
+    def save_table(self, path: str | Path, n: int, where: dict[str, Any] | None = None,
+                   seed: int | None = None) -> Path:
+        """Write :meth:`sample_table`'s rows to a .csv, .tsv or .parquet file (atomically)."""
+        from gankit.fileio import atomic_path
+
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in TABLE_SUFFIXES:
+            raise GankitError(f"Output {str(path)!r} of a table run must end in "
+                              f"{', '.join(TABLE_SUFFIXES)}.")
+        rows = self.sample_table(n, where, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            if suffix == ".parquet":
+                try:
+                    rows.to_parquet(tmp, index=False)
+                except ImportError:
+                    raise GankitError("Writing Parquet needs pyarrow: pip install pyarrow, or "
+                                      "write a .csv.") from None
+            else:
+                rows.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
+        return path
 
     def sample(self, n: int, seed: int | None = None, use_ema: bool = True,
                batch_size: int = 500, labels: int | torch.Tensor | None = None) -> torch.Tensor:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from gankit.commands.common import common
 from gankit.errors import GankitError
+from gankit.recipes.capabilities import SamplesTables
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         unseeded="different samples each time")])
     p.add_argument("run", help="run folder")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("-o", "--output", required=True, help="output .png grid or .npz file")
+    p.add_argument("-o", "--output", required=True, help="output .png grid or .npz file; "
+                   "for a table run a .csv, .tsv or .parquet file")
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="table runs: rows with this value in a categorical or boolean column "
+                   "(repeat for several)")
     p.add_argument("--label", help="conditional runs: the class to draw (name or number); "
                    "default a grid with one row per class")
     p.set_defaults(func=run, interrupted="'{output}' was not written (a file already there "
@@ -32,6 +37,14 @@ def run(args: argparse.Namespace) -> int:
     check_count(args.n)  # before loading anything
 
     loaded = load(args.run, args.device)
+    if isinstance(loaded.recipe, SamplesTables):
+        path = loaded.save_table(args.output, args.n, parse_where(args.where), args.seed)
+        shown = f" with {', '.join(args.where)}" if args.where else ""
+        print(f"Wrote {args.n:,} rows{shown} from step {loaded.step} to {path}")
+        return 0
+    if args.where:
+        raise GankitError("--where fixes columns of a table run, and this run generates "
+                          f"{loaded.spec.kind}s.")
     names = loaded.spec.class_names
     label = class_number(names, args.label) if args.label is not None else None
     path = loaded.save_samples(args.output, args.n, args.seed, use_ema=not args.no_ema,
@@ -43,6 +56,18 @@ def run(args: argparse.Namespace) -> int:
         what = f" ({count // loaded.num_classes} per class)"
     print(f"Wrote {count:,} samples{what} from step {loaded.step} to {path}")
     return 0
+
+
+def parse_where(items: Sequence[str]) -> dict[str, str]:
+    """``COLUMN=VALUE`` items as a dict (one sentence for an item without ``=``)."""
+    where: dict[str, str] = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip():
+            raise GankitError(f"--where {item!r} must be COLUMN=VALUE, e.g. --where "
+                              "workclass=Private.")
+        where[column.strip()] = value.strip()
+    return where
 
 
 def class_number(class_names: Sequence[str], label: str) -> int:

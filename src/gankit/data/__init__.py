@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gankit.data import arrays, cifar, curve, digits, folder, idx, stacked, toy  # noqa: F401
+from gankit.data import arrays, cifar, curve, digits, folder, idx, stacked, table, toy  # noqa: F401
 from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation, NoOptions, evaluation_of
 
 if TYPE_CHECKING:
@@ -24,4 +24,6 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         dataset.x = dataset.x[: cfg.limit]
         if dataset.labels is not None:
             dataset.labels = dataset.labels[: cfg.limit]
+        if dataset.table is not None:
+            dataset.table = dataset.table.iloc[: cfg.limit]
     return dataset

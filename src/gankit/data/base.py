@@ -27,7 +27,9 @@ class Dataset:
     """A whole data set as one tensor, ready to live on the training device.
 
     ``x`` holds images as float32 ``(N, C, H, W)`` scaled to [-1, 1] (``normalize="symmetric"``)
-    or [0, 1] (``"unit"``), or points as float32 ``(N, D)`` in their own units. An 8-bit image
+    or [0, 1] (``"unit"``), points as float32 ``(N, D)`` in their own units, or the rows of a
+    table as encoded by its transformer (``table``: the rows themselves, a pandas DataFrame;
+    ``codec``: the columns and the fitted transformer, JSON). An 8-bit image
     source may instead keep the pixel values (uint8, 0..255, ``pixels8``: a quarter of the
     memory), which :meth:`decode` turns into those floats batch by batch; read images through
     :meth:`rows` or :meth:`decode`, never ``x`` itself.
@@ -35,7 +37,7 @@ class Dataset:
 
     name: str
     x: torch.Tensor
-    kind: Literal["image", "points"]
+    kind: Literal["image", "points", "table"]
     normalize: str = "symmetric"
     labels: torch.Tensor | None = None
     class_names: list[str] | None = None
@@ -44,6 +46,8 @@ class Dataset:
     info: dict[str, Any] = field(default_factory=dict)
     #: ``x`` holds 8-bit pixel values 0..255 (uint8) rather than floats in the data range
     pixels8: bool = False
+    table: Any = None
+    codec: dict[str, Any] | None = None
 
     def decode(self, stored: torch.Tensor) -> torch.Tensor:
         """Rows of ``x`` as float32 in the data range (the rows themselves when stored so);

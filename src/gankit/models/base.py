@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 from torch import nn
@@ -20,6 +21,8 @@ class DataSpec:
     sample_shape: tuple[int, ...]
     normalize: str = "symmetric"
     class_names: tuple[str, ...] = ()
+    #: a table's columns and fitted transformer (JSON, :mod:`gankit.data.table`); None else
+    table: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def num_classes(self) -> int:

@@ -1,6 +1,14 @@
 """Recipes: what one training step means (alternating GAN steps, a VAE step, ...)."""
 
-from gankit.recipes import classifier, curve_fit, fanogan, gan, ganomaly, vae  # noqa: F401  (register them)
+from gankit.recipes import (  # noqa: F401  (register them)
+    classifier,
+    ctgan,
+    curve_fit,
+    fanogan,
+    gan,
+    ganomaly,
+    vae,
+)
 from gankit.recipes.base import RECIPES, Batch, Recipe, Scalar
 
 __all__ = ["RECIPES", "Batch", "Recipe", "Scalar"]

@@ -109,6 +109,16 @@ class ScoresAnomalies(ABC):
         return None
 
 
+class SamplesTables(ABC):
+    """Generates rows of a table, optionally with some columns fixed."""
+
+    @abstractmethod
+    def sample_table(self, n: int, where: dict[str, Any] | None = None, seed: int = 0) -> Any:
+        """``n`` synthetic rows as a pandas DataFrame with the real table's columns and types;
+        ``where`` ({column: value}) fixes columns (one sentence for an unknown column or
+        value)."""
+
+
 CAPABILITIES: dict[type, str] = {
     SamplesFromNoise: "draw samples from noise",
     Encodes: "encode samples into latent codes",
@@ -116,6 +126,7 @@ CAPABILITIES: dict[type, str] = {
     Classifies: "classify samples",
     HasDiscriminator: "offer a trained discriminator",
     ScoresAnomalies: "score samples as normal or anomalous",
+    SamplesTables: "generate table rows",
 }
 
 
