@@ -7,6 +7,7 @@ from gankit.recipes import (  # noqa: F401  (register them)
     fanogan,
     gan,
     ganomaly,
+    tvae,
     vae,
 )
 from gankit.recipes.base import RECIPES, Batch, Recipe, Scalar
