@@ -170,3 +170,13 @@ def test_tvae_trains_resumes_exactly_and_samples(table_file: Path, tmp_path: Pat
     assert rows["height"].between(real["height"].min(), real["height"].max()).all()
     kept = run.recipe.sample_table(20, where={"member": "true"}, seed=0)  # by rejection
     assert len(kept) == 20 and kept["member"].astype(bool).all()
+
+
+def test_train_names_the_column_kinds(table_file: Path, tmp_path: Path, capsys) -> None:
+    assert main(["train", "--preset", "ctgan", "--data", "table", "--data-dir", str(table_file),
+                 "--steps", "2", "--batch-size", "20", "--set", "model.pack=5",
+                 "--set", "model.g_hidden=[8]", "--set", "model.d_hidden=[8]",
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert ("Columns: height (continuous); count (integer); colour (categorical); "
+            "member (boolean).") in out

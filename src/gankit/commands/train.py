@@ -84,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
         bf16 = " with bf16 autocast" if trainer.recipe.amp else ""
         say(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
             f"{cfg.train.steps} steps on {trainer.device}{procs}{bf16} ({counts} parameters).")
+        if trainer.spec.table:
+            from gankit.tables.columns import ColumnInfo, describe_columns
+
+            columns = [ColumnInfo.from_json(c) for c in trainer.spec.table["columns"]]
+            say(f"Columns: {describe_columns(columns)}.")
         say(f"Run folder: {trainer.folder.target}")
     if trainer.folder.staged:
         say(f"It trains in {trainer.run_dir} and replaces {trainer.folder.target} only when it "

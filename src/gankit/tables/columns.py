@@ -388,3 +388,16 @@ def _as_datetimes(series: pd.Series) -> np.ndarray | None:
     if dates is None:
         return None
     return np.append(dates.asi8, np.iinfo(np.int64).min)[codes]
+
+
+def describe_columns(columns: Sequence[ColumnInfo]) -> str:
+    """One line naming each column's kind, share of missing values and capped categories."""
+    parts = []
+    for info in columns:
+        notes = [info.kind]
+        if info.missing:
+            notes.append(f"{100 * info.missing:.1f} % missing")
+        if info.capped:
+            notes.append(f"{info.capped} rare categories merged into {OTHER}")
+        parts.append(f"{info.name} ({', '.join(notes)})")
+    return "; ".join(parts)
