@@ -180,3 +180,23 @@ def test_train_names_the_column_kinds(table_file: Path, tmp_path: Path, capsys) 
     out = capsys.readouterr().out
     assert ("Columns: height (continuous); count (integer); colour (categorical); "
             "member (boolean).") in out
+
+
+def test_eval_of_a_table_run_writes_the_four_judgements(run_dir: Path, tmp_path: Path,
+                                                         capsys) -> None:
+    import json
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    assert main(["eval", str(copy), "--no-progress"]) == 0
+    result = json.loads((copy / "eval.json").read_text())
+    assert result["kind"] == "table" and result["protocol"]["target"] == "member"
+    assert result["protocol"]["generated"] == 240 and result["protocol"]["real_test"] == 60
+    table = result["table"]
+    assert 0 < table["fidelity"]["quality"] <= 1 and 0 <= table["detection"]["score"] <= 1
+    assert set(table["efficacy"]["real"]) >= {"decision_tree", "adaboost", "mean"}
+    assert 0 <= table["privacy"]["copies"] <= 1
+    out = capsys.readouterr().out
+    assert "| quality (fidelity) |" in out and "Evaluation (gankit eval)" in \
+        (copy / "report.html").read_text()

@@ -246,32 +246,46 @@ def table_dataset(name: str, frame: pd.DataFrame, options: Any, facts: dict[str,
                    info={**facts, "rows": len(frame)}, table=frame, codec=codec)
 
 
-def load_table(cfg: DataConfig, options: TableOptions) -> Dataset:
+def _table_rows(cfg: DataConfig, options: TableOptions, split: str
+                ) -> tuple[str, pd.DataFrame, dict[str, Any]]:
     if not cfg.path:
         raise GankitError("--data table needs the table file: --data-dir FILE.csv (or .tsv, "
                           ".parquet).")
     path = Path(cfg.path).expanduser()
     frame = read_table(path, options.sep)
-    rows = split_rows(frame, options.split, max(1, round(options.test_share * len(frame))),
+    rows = split_rows(frame, split, max(1, round(options.test_share * len(frame))),
                       options.seed)
-    return table_dataset(path.stem, rows, options,
-                         {"file": str(path), "split": options.split,
-                          "test_share": options.test_share})
+    return path.stem, rows, {"file": str(path), "split": split,
+                             "test_share": options.test_share}
 
 
-def load_adult(cfg: DataConfig, options: BuiltinTableOptions) -> Dataset:
-    rows = split_rows(read_builtin(ADULT, "train", cfg.path, options), options.split,
-                      ADULT_TEST_ROWS, 0)
-    return table_dataset("adult", rows, options,
-                         {"split": options.split, "protocol": "SDGym: adult.data, "
-                          "np.random.seed(0) shuffle, last 10,000 rows held out"})
+def _adult_rows(cfg: DataConfig, options: BuiltinTableOptions, split: str
+                ) -> tuple[str, pd.DataFrame, dict[str, Any]]:
+    rows = split_rows(read_builtin(ADULT, "train", cfg.path, options), split, ADULT_TEST_ROWS,
+                      0)
+    return "adult", rows, {"split": split, "protocol": "SDGym: adult.data, np.random.seed(0) "
+                           "shuffle, last 10,000 rows held out"}
 
 
-def load_census(cfg: DataConfig, options: BuiltinTableOptions) -> Dataset:
-    rows = read_builtin(CENSUS, options.split, cfg.path, options)
-    return table_dataset("census", rows, options,
-                         {"split": options.split, "protocol": "UCI train file / test file; "
-                          "instance weight dropped"})
+def _census_rows(cfg: DataConfig, options: BuiltinTableOptions, split: str
+                 ) -> tuple[str, pd.DataFrame, dict[str, Any]]:
+    return "census", read_builtin(CENSUS, split, cfg.path, options), {
+        "split": split, "protocol": "UCI train file / test file; instance weight dropped"}
+
+
+_ROWS = {"table": _table_rows, "adult": _adult_rows, "census": _census_rows}
+
+
+def table_rows(cfg: DataConfig, split: str) -> pd.DataFrame:
+    """The raw rows of the ``split`` (train or test) of the table source ``cfg`` names, read
+    and split as for training but not encoded (evaluation reads the held-out rows so)."""
+    options = DATASETS.get(cfg.name).options.model_validate(cfg.options)
+    return _ROWS[cfg.name](cfg, options, split)[1]
+
+
+def load_table(cfg: DataConfig, options: TableOptions | BuiltinTableOptions) -> Dataset:
+    name, rows, facts = _ROWS[cfg.name](cfg, options, options.split)
+    return table_dataset(name, rows, options, facts)
 
 
 TABLE_EVALUATION = Evaluation(test_split=True)
@@ -279,9 +293,9 @@ TABLE_EVALUATION = Evaluation(test_split=True)
 DATASETS.add("table", DataSource(load_table, TableOptions,
                                  "a table from a CSV, TSV or Parquet file (--data-dir FILE)",
                                  TABLE_EVALUATION))
-DATASETS.add("adult", DataSource(load_adult, BuiltinTableOptions,
+DATASETS.add("adult", DataSource(load_table, BuiltinTableOptions,
                                  "UCI Adult, 32,561 rows x 15 columns (SDGym's split)",
                                  TABLE_EVALUATION))
-DATASETS.add("census", DataSource(load_census, BuiltinTableOptions,
+DATASETS.add("census", DataSource(load_table, BuiltinTableOptions,
                                   "UCI Census-Income (KDD), 199,523 rows x 41 columns",
                                   TABLE_EVALUATION))

@@ -37,6 +37,10 @@ def _protocol_text(protocol: dict[str, Any]) -> str:
 
 def eval_markdown(result: dict[str, Any]) -> str:
     """A Markdown report of one evaluation: the protocol, then one table of every score."""
+    if result.get("kind") == "table":
+        from gankit.tables.evaluate import table_markdown
+
+        return table_markdown(result)
     p = result["protocol"]
     lines = [f"# Evaluation of `{result['run']}` at step {result['step']:,}", "",
              f"{p['generated']:,} generated samples ({p['weights']} weights, seed {p['seed']}) "
