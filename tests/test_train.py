@@ -107,3 +107,29 @@ def test_linear_lr_decay_follows_its_formula_and_resumes_exactly(tmp_path):
     a, b = weights(full), weights(resumed)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_throughput_counts_the_batches_each_step_drew(tmp_path, monkeypatch):
+    """A recipe whose steps change their batch count (f-AnoGAN's phases) is timed per sample."""
+    from types import SimpleNamespace
+
+    from gankit.training import hooks
+    from gankit.training.hooks import MetricsLogger
+
+    clock = iter([0.0, 1.0, 1.0, 2.0, 2.0])
+    monkeypatch.setattr(hooks, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    per_step = iter([6, 6, 1, 1])
+
+    class Bar:
+        def set_postfix_str(self, *a, **k): ...
+        def write(self, *a): ...
+
+    logger = MetricsLogger(tmp_path / "metrics.jsonl", 2, 100, lambda: next(per_step), (),
+                           Bar(), 4)
+    loss = {"loss": torch.tensor(1.0)}
+    for step in (1, 2):
+        logger(step, loss)
+    assert logger.last["img_per_s"] == 12.0
+    for step in (3, 4):
+        logger(step, loss)
+    assert logger.last["img_per_s"] == 2.0 and logger.last["elapsed_s"] == 2.0

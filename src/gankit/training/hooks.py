@@ -20,17 +20,18 @@ from gankit.training.records import RecordLog
 class MetricsLogger:
     """Averages the step scalars over each ``every`` steps, logs them to ``log`` (metrics.jsonl
     and its sinks) and shows them on the progress bar; prints a log line every ``print_every``
-    steps."""
+    steps. ``samples_per_step`` is a number or a function asked after every step (for recipes
+    whose steps change how many batches they draw, as f-AnoGAN's two phases do)."""
 
     def __init__(self, log: RecordLog | Path, every: int, print_every: int,
-                 samples_per_step: int, scalars: tuple[Scalar, ...], bar: tqdm, total: int,
-                 world: World | None = None) -> None:
+                 samples_per_step: int | Callable[[], int], scalars: tuple[Scalar, ...],
+                 bar: tqdm, total: int, world: World | None = None) -> None:
         self.log = log if isinstance(log, RecordLog) else RecordLog(log)
         self.every, self.print_every = every, print_every
         self.samples_per_step, self.bar, self.total = samples_per_step, bar, total
         self.shown = [s for s in scalars if s.progress]
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._count = self._samples = 0
         self._t0 = time.perf_counter()
         self._elapsed_before = self.log.elapsed_s()  # a resumed run's clock goes on
         self.world = world or World()
@@ -40,6 +41,8 @@ class MetricsLogger:
         for key, value in scalars.items():
             self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
         self._count += 1
+        per_step = self.samples_per_step
+        self._samples += per_step() if callable(per_step) else per_step
         if step % self.every and step != self.total:
             return
         now = time.perf_counter()
@@ -48,11 +51,11 @@ class MetricsLogger:
         record: dict[str, Any] = {"step": step}
         record.update({k: float(v) / self._count for k, v in zip(keys, means.tolist(),
                                                                    strict=True)})
-        record["img_per_s"] = self._count * self.samples_per_step / max(now - self._t0, 1e-9)
+        record["img_per_s"] = self._samples / max(now - self._t0, 1e-9)
         self._elapsed_before += now - self._t0
         record["elapsed_s"] = round(self._elapsed_before, 3)
         self.last = record
-        self._sums, self._count, self._t0 = {}, 0, time.perf_counter()
+        self._sums, self._count, self._samples, self._t0 = {}, 0, 0, time.perf_counter()
         if not self.world.is_main:
             return
         self.log(record)

@@ -116,7 +116,7 @@ class Trainer:
                    disable=not self.progress, mininterval=0.5, desc=self.run_dir.name)
         logger = MetricsLogger(self.records, cfg.train.log_every,
                                cfg.train.sample_every,
-                               cfg.train.batch_size * self.recipe.batches_per_step,
+                               lambda: cfg.train.batch_size * self.recipe.batches_per_step,
                                self.recipe.scalars, bar, total, self.world)
         self.checkpointer.before_save = self.guard.check
         self.lines.bar = bar
