@@ -200,3 +200,21 @@ def test_eval_of_a_table_run_writes_the_four_judgements(run_dir: Path, tmp_path:
     out = capsys.readouterr().out
     assert "| quality (fidelity) |" in out and "Evaluation (gankit eval)" in \
         (copy / "report.html").read_text()
+
+
+def test_export_of_a_table_run(run_dir: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    out = tmp_path / "synthetic"
+    argv = ["export", str(run_dir), "-o", str(out), "--rows", "120", "--where", "colour=green"]
+    assert main(argv) == 0
+    rows = pd.read_csv(out / "synthetic.csv")
+    assert len(rows) == 120 and set(rows["colour"]) == {"green"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["columns"] == {"height": "continuous", "count": "integer",
+                                   "colour": "categorical", "member": "boolean"}
+    before = (out / "synthetic.csv").read_bytes()
+    assert main([*argv[:-2], "--overwrite", "--where", "colour=pink"]) == 2  # nothing replaced
+    assert (out / "synthetic.csv").read_bytes() == before
+    assert main(["export", str(run_dir), "-o", str(tmp_path / "x")]) == 2
+    assert "--rows N" in capsys.readouterr().err

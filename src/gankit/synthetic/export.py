@@ -198,7 +198,8 @@ def is_export_dir(path: Path) -> bool:
         doc = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(doc, dict) and {"format", "labelling", "class_names"} <= doc.keys()
+    return isinstance(doc, dict) and ({"format", "labelling", "class_names"} <= doc.keys()
+                                      or {"format", "kind", "rows"} <= doc.keys())
 
 
 def write_synthetic(synth: SyntheticSet, out: str | Path, fmt: str = "png",
