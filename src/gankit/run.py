@@ -84,6 +84,7 @@ class Run:
     def save_table(self, path: str | Path, n: int, where: dict[str, Any] | None = None,
                    seed: int | None = None) -> Path:
         """Write :meth:`sample_table`'s rows to a .csv, .tsv or .parquet file (atomically)."""
+        from gankit.data.table import write_table
         from gankit.fileio import atomic_path
 
         path = Path(path)
@@ -94,14 +95,7 @@ class Run:
         rows = self.sample_table(n, where, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            if suffix == ".parquet":
-                try:
-                    rows.to_parquet(tmp, index=False)
-                except ImportError:
-                    raise GankitError("Writing Parquet needs pyarrow: pip install pyarrow, or "
-                                      "write a .csv.") from None
-            else:
-                rows.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
+            write_table(rows, tmp, suffix)
         return path
 
     def sample(self, n: int, seed: int | None = None, use_ema: bool = True,

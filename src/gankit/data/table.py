@@ -162,6 +162,18 @@ def read_table(path: Path, sep: str | None = None) -> pd.DataFrame:
     return frame
 
 
+def write_table(frame: pd.DataFrame, path: Path, suffix: str) -> None:
+    """Write rows to ``path`` as ``suffix`` says: .csv, .tsv or .parquet (needs pyarrow)."""
+    if suffix == ".parquet":
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError:
+            raise GankitError("Writing Parquet needs pyarrow: pip install pyarrow, or write a "
+                              ".csv.") from None
+    else:
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+
+
 def read_builtin(table: BuiltinTable, split: str, cfg_path: str | None,
                  options: BuiltinTableOptions) -> pd.DataFrame:
     """The rows of a built-in table's file for ``split``, found locally or downloaded."""

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gankit.data.table import write_table
 from gankit.errors import GankitError
 from gankit.fileio import staged_folder
 from gankit.run import Run
@@ -34,14 +35,6 @@ def export_table(run: Run, out: str | Path, rows: int, fmt: str = "csv", seed: i
                 "columns": {c["name"]: c["kind"] for c in run.spec.table["columns"]},
                 "seconds": round(time.perf_counter() - start, 2)}
     with staged_folder(out) as tmp:
-        path = tmp / TABLE_FILES[fmt]
-        if fmt == "parquet":
-            try:
-                frame.to_parquet(path, index=False)
-            except ImportError:
-                raise GankitError("Writing Parquet needs pyarrow: pip install pyarrow, or "
-                                  "export as csv.") from None
-        else:
-            frame.to_csv(path, index=False)
+        write_table(frame, tmp / TABLE_FILES[fmt], f".{fmt}")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return out, manifest
