@@ -18,9 +18,14 @@ evaluation seed and judged four ways (:mod:`gankit.tables.quality`,
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gankit.errors import GankitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gankit.tables.columns import ColumnInfo
 
 
 def evaluate_table_run(run: Any, num_generated: int | None, seed: int | None,
@@ -30,8 +35,6 @@ def evaluate_table_run(run: Any, num_generated: int | None, seed: int | None,
 
     from gankit.data.table import table_rows
     from gankit.tables.columns import ColumnInfo
-    from gankit.tables.quality import detection, quality
-    from gankit.tables.utility import distance_to_closest_record, efficacy
 
     started = time.perf_counter()
     seed = 0 if seed is None else seed
@@ -47,20 +50,7 @@ def evaluate_table_run(run: Any, num_generated: int | None, seed: int | None,
         steps.update(1)
         steps.set_postfix_str(f"sampling {n:,} rows")
         synthetic = run.sample_table(n, seed=seed)
-        steps.update(1)
-        steps.set_postfix_str("fidelity and detection")
-        fidelity = quality(test, synthetic, columns, seed=seed)
-        detect = detection(test, synthetic, columns, seed=seed)
-        steps.update(1)
-        steps.set_postfix_str("machine-learning efficacy")
-        ml = efficacy(train, synthetic, test, columns, target, seed=seed)
-        steps.update(1)
-        steps.set_postfix_str("distances to the closest record")
-        privacy = distance_to_closest_record(train, synthetic, test, columns, seed=seed)
-        steps.update(1)
-    if fidelity["quality"] != fidelity["quality"]:
-        raise GankitError("The quality score is undefined for this table (no column could be "
-                          "compared).")
+        judged = judge(train, test, synthetic, columns, target, seed, steps)
     return {
         "run": str(run.path), "step": run.step, "kind": "table",
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -74,10 +64,36 @@ def evaluate_table_run(run: Any, num_generated: int | None, seed: int | None,
                                  "training rows), F1 on the test rows",
                      "privacy": "distance to the closest training row, synthetic vs test "
                                 "rows"},
-        "table": {"fidelity": fidelity, "detection": detect, "efficacy": ml,
-                  "privacy": privacy},
+        "table": judged,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def judge(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame,
+          columns: list[ColumnInfo], target: str, seed: int = 0, steps: Any = None
+          ) -> dict[str, Any]:
+    """The four judgements of ``synthetic`` rows (see the module docstring), given the real
+    training and held-out rows; ``steps`` (a progress bar) advances by one per judgement."""
+    from gankit.tables.quality import detection, quality
+    from gankit.tables.utility import distance_to_closest_record, efficacy
+
+    def advance(what: str) -> None:
+        if steps is not None:
+            steps.update(1)
+            steps.set_postfix_str(what)
+
+    advance("fidelity and detection")
+    fidelity = quality(test, synthetic, columns, seed=seed)
+    detect = detection(test, synthetic, columns, seed=seed)
+    if fidelity["quality"] != fidelity["quality"]:
+        raise GankitError("The quality score is undefined for this table (no column could be "
+                          "compared).")
+    advance("machine-learning efficacy")
+    ml = efficacy(train, synthetic, test, columns, target, seed=seed)
+    advance("distances to the closest record")
+    privacy = distance_to_closest_record(train, synthetic, test, columns, seed=seed)
+    advance("done")
+    return {"fidelity": fidelity, "detection": detect, "efficacy": ml, "privacy": privacy}
 
 
 def table_markdown(result: dict[str, Any]) -> str:
