@@ -218,3 +218,20 @@ def test_export_of_a_table_run(run_dir: Path, tmp_path: Path, capsys) -> None:
     assert (out / "synthetic.csv").read_bytes() == before
     assert main(["export", str(run_dir), "-o", str(tmp_path / "x")]) == 2
     assert "--rows N" in capsys.readouterr().err
+
+
+def test_adult_is_split_as_sdgym_splits_it(shared_data: Path) -> None:
+    from gankit.config import DataConfig
+    from gankit.data.table import table_rows
+
+    cfg = DataConfig(name="adult", path=str(shared_data), options={"download": False})
+    train, test = table_rows(cfg, "train"), table_rows(cfg, "test")
+    assert (len(train), len(test)) == (22_561, 10_000)
+    raw = pd.read_csv(shared_data / "adult" / "adult.data.gz", header=None,
+                      skipinitialspace=True, na_values=["?"])
+    order = np.arange(len(raw))
+    np.random.seed(0)
+    np.random.shuffle(order)  # SDGym's own calls
+    expected = raw.iloc[order[-10_000:]].reset_index(drop=True)
+    assert (test["age"].to_numpy() == expected[0].to_numpy()).all()
+    assert (test["fnlwgt"].to_numpy() == expected[2].to_numpy()).all()
