@@ -59,3 +59,32 @@ def test_two_process_resume_is_bit_identical(tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+@pytest.mark.parametrize(("preset", "tiny"), [
+    ("ctgan", ["--set", "model.pack=4", "--set", "model.g_hidden=[16]",
+               "--set", "model.d_hidden=[16]"]),
+    ("adult-tvae", ["--set", "model.encoder_hidden=[16]", "--set", "model.decoder_hidden=[16]"]),
+])
+def test_table_recipes_train_under_torchrun(tmp_path, preset, tiny):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"x": rng.normal(size=200).round(3), "k": rng.choice(["a", "b", "c"], 200),
+                  "n": rng.integers(0, 5, 200)}).to_csv(table, index=False)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "gankit", "train", "--preset", preset, "--data", "table", "--data-dir",
+         str(table), "--steps", "4", "--out", str(out), "--no-progress", *tiny,
+         "--set", "train.checkpoint_every=4", "--set", "train.log_every=2",
+         "--set", "train.sample_every=4", "--set", "train.batch_size=16"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    world = dict(checkpoint_meta(out, 4)["world"]["__dict__"])
+    assert world["size"] == 2 and len(set(world["weights_sha256"])) == 1
+    assert (out / "columns_final.png").is_file()
