@@ -13,8 +13,7 @@ from gankit.recipes.capabilities import SamplesTables
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gankit export`` to ``sub``."""
     p = sub.add_parser(
-        "export", help="write a synthetic data set (class folders of PNGs or .npz; a table "
-        "run's rows as .csv or .parquet)",
+        "export", help="write a synthetic data set (PNG class folders, .npz, or table rows)",
         parents=[common("seed", "no_ema", "device", "no_progress")],
         description="Generate N labelled samples per class from a run. Conditional runs draw "
         "each class; unconditional runs are labelled by the data set's evaluation classifier "
