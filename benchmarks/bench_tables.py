@@ -110,8 +110,8 @@ def main() -> None:
             from gankit.tables.columns import ColumnInfo
 
             shared.setdefault("columns", [ColumnInfo.from_json(c)
-                                          for c in loaded.spec.table["columns"]])
-            shared.setdefault("target", loaded.spec.table["target"])
+                                          for c in loaded.spec.codec["columns"]])
+            shared.setdefault("target", loaded.spec.codec["target"])
             sample = lambda n, loaded=loaded: loaded.sample_table(n, seed=args.seed)  # noqa: E731
         if "train" not in shared:
             shared["train"] = table_rows(cfg.data, "train")

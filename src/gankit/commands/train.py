@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
         bf16 = " with bf16 autocast" if trainer.recipe.amp else ""
         say(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
             f"{cfg.train.steps} steps on {trainer.device}{procs}{bf16} ({counts} parameters).")
-        if trainer.spec.table:
+        if trainer.spec.codec:
             from gankit.tables.columns import ColumnInfo, describe_columns
 
-            columns = [ColumnInfo.from_json(c) for c in trainer.spec.table["columns"]]
+            columns = [ColumnInfo.from_json(c) for c in trainer.spec.codec["columns"]]
             say(f"Columns: {describe_columns(columns)}.")
         say(f"Run folder: {trainer.folder.target}")
     if trainer.folder.staged:

@@ -92,7 +92,7 @@ class CTGANRecipe(TableRecipe):
         self.transformer = table_transformer(spec, "ctgan")
         t, m, o = self.transformer, cfg.model, cfg.optim
         blocks = [(d.start, d.width) for d in t.discrete_spans]
-        self.space = ConditionSpace(blocks, spec.table.get("category_counts") or
+        self.space = ConditionSpace(blocks, spec.codec.get("category_counts") or
                                     [0] * sum(w for _, w in blocks))
         self.G = TableGenerator(m.z_dim, self.space.dim, t.output_width, m.g_hidden).to(device)
         self.D = PackedCritic(t.output_width + self.space.dim, m.pack, m.d_hidden,

@@ -29,12 +29,12 @@ MAX_TRIES = 50
 
 def table_transformer(spec: DataSpec, recipe: str) -> TableTransformer:
     """The fitted transformer of a table run's data, or one sentence for other data."""
-    if spec.kind != "table" or not spec.table:
+    if spec.kind != "table" or not spec.codec:
         raise GankitError(f"The {recipe} recipe trains on tables (--data table, adult or "
                           f"census), and {spec.name!r} holds {spec.kind}s.")
     from gankit.tables.transformer import TableTransformer
 
-    return TableTransformer.from_state(spec.table["transformer"])
+    return TableTransformer.from_state(spec.codec["transformer"])
 
 
 def _texts(series: pd.Series) -> np.ndarray:

@@ -121,7 +121,7 @@ def load_export(path: str | Path, device: str = "cpu"):  # noqa: ANN201 (a ganki
         data = doc["data"]
         spec = DataSpec(name=data["name"], kind=data["kind"],
                         sample_shape=tuple(data["sample_shape"]), normalize=data["normalize"],
-                        class_names=tuple(data["class_names"]), table=data.get("table"))
+                        class_names=tuple(data["class_names"]), codec=data.get("codec"))
         facts, step, weights = dict(data.get("facts", {})), int(doc["step"]), doc["weights"]
     except (KeyError, TypeError, ValueError) as err:
         raise GankitError(f"The {MODEL_CONFIG} of {str(path)!r} is incomplete or was edited "

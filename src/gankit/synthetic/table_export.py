@@ -32,7 +32,7 @@ def export_table(run: Run, out: str | Path, rows: int, fmt: str = "csv", seed: i
     manifest = {"run": str(run.path), "step": run.step, "data": run.config.data.name,
                 "kind": "table", "format": fmt, "rows": len(frame), "seed": seed,
                 "where": where or {}, "file": TABLE_FILES[fmt],
-                "columns": {c["name"]: c["kind"] for c in run.spec.table["columns"]},
+                "columns": {c["name"]: c["kind"] for c in run.spec.codec["columns"]},
                 "seconds": round(time.perf_counter() - start, 2)}
     with staged_folder(out) as tmp:
         write_table(frame, tmp / TABLE_FILES[fmt], f".{fmt}")

@@ -102,13 +102,6 @@ class ConditionSpace:
         pick = self.starts[g] + (u * self.counts[g]).long().clamp_max(self.counts[g] - 1)
         return self.rows[pick]
 
-    def lookup(self, column: int, category: int) -> torch.Tensor:
-        """The pair (``column``-th discrete column, its ``category``) as tensors of one."""
-        if self.counts[self.offsets[column] + category] == 0:
-            raise GankitError("That category never occurs in the training rows, so the "
-                              "generator cannot be conditioned on it.")
-        return torch.tensor([column]), torch.tensor([category])
-
 
 class ConditionalRowSampler:
     """Batches of training-by-sampling: ``x`` real rows (drawn for conditions of their own),

@@ -38,8 +38,8 @@ def evaluate_table_run(run: Any, num_generated: int | None, seed: int | None,
 
     started = time.perf_counter()
     seed = 0 if seed is None else seed
-    columns = [ColumnInfo.from_json(c) for c in run.spec.table["columns"]]
-    target = run.spec.table["target"]
+    columns = [ColumnInfo.from_json(c) for c in run.spec.codec["columns"]]
+    target = run.spec.codec["target"]
     steps = tqdm(total=5, desc="table evaluation", unit="part", disable=not progress,
                  leave=False)
     with steps:

@@ -20,11 +20,11 @@ from gankit.training.records import RecordLog
 class MetricsLogger:
     """Averages the step scalars over each ``every`` steps, logs them to ``log`` (metrics.jsonl
     and its sinks) and shows them on the progress bar; prints a log line every ``print_every``
-    steps. ``samples_per_step`` is a number or a function asked after every step (for recipes
-    whose steps change how many batches they draw, as f-AnoGAN's two phases do)."""
+    steps. ``samples_per_step`` is asked after every step (recipes may change how many batches
+    a step draws, as f-AnoGAN's two phases do)."""
 
     def __init__(self, log: RecordLog | Path, every: int, print_every: int,
-                 samples_per_step: int | Callable[[], int], scalars: tuple[Scalar, ...],
+                 samples_per_step: Callable[[], int], scalars: tuple[Scalar, ...],
                  bar: tqdm, total: int, world: World | None = None) -> None:
         self.log = log if isinstance(log, RecordLog) else RecordLog(log)
         self.every, self.print_every = every, print_every
@@ -41,8 +41,7 @@ class MetricsLogger:
         for key, value in scalars.items():
             self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
         self._count += 1
-        per_step = self.samples_per_step
-        self._samples += per_step() if callable(per_step) else per_step
+        self._samples += self.samples_per_step()
         if step % self.every and step != self.total:
             return
         now = time.perf_counter()

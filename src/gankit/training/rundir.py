@@ -36,7 +36,7 @@ def read_run_dir(path: str | Path) -> tuple[RunConfig, DataSpec, dict]:
     spec = DataSpec(name=facts.pop("name"), kind=facts.pop("kind"),
                     sample_shape=tuple(facts.pop("sample_shape")),
                     normalize=facts.pop("normalize"),
-                    class_names=tuple(facts.pop("class_names")), table=facts.pop("table", None))
+                    class_names=tuple(facts.pop("class_names")), codec=facts.pop("codec", None))
     return cfg, spec, facts
 
 
