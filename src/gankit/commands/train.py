@@ -84,11 +84,8 @@ def run(args: argparse.Namespace) -> int:
         bf16 = " with bf16 autocast" if trainer.recipe.amp else ""
         say(f"Training preset {cfg.preset or '(none)'} on {cfg.data.name} for "
             f"{cfg.train.steps} steps on {trainer.device}{procs}{bf16} ({counts} parameters).")
-        if trainer.spec.codec:
-            from gankit.tables.columns import ColumnInfo, describe_columns
-
-            columns = [ColumnInfo.from_json(c) for c in trainer.spec.codec["columns"]]
-            say(f"Columns: {describe_columns(columns)}.")
+        if trainer.spec.codec and trainer.spec.codec.get("summary"):
+            say(trainer.spec.codec["summary"])  # what the data source says of its encoding
         say(f"Run folder: {trainer.folder.target}")
     if trainer.folder.staged:
         say(f"It trains in {trainer.run_dir} and replaces {trainer.folder.target} only when it "

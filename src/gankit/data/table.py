@@ -237,7 +237,7 @@ def split_rows(frame: pd.DataFrame, split: str, test_rows: int, seed: int) -> pd
 def table_dataset(name: str, frame: pd.DataFrame, options: Any, facts: dict[str, Any]
                   ) -> Dataset:
     """Detect the columns of the training rows ``frame``, fit the transformer and encode."""
-    from gankit.tables.columns import detect_columns, prepare
+    from gankit.tables.columns import describe_columns, detect_columns, prepare
     from gankit.tables.conditions import ConditionSpace
     from gankit.tables.transformer import TableTransformer
 
@@ -253,6 +253,7 @@ def table_dataset(name: str, frame: pd.DataFrame, options: Any, facts: dict[str,
     blocks = [(d.start, d.width) for d in transformer.discrete_spans]
     codec = {"columns": [c.to_json() for c in columns], "target": target,
              "transformer": transformer.state(),
+             "summary": f"Columns: {describe_columns(columns)}.",
              "category_counts": ConditionSpace(blocks, [0] * sum(w for _, w in blocks)).count(x)}
     return Dataset(name=name, x=x, kind="table", normalize="symmetric",
                    info={**facts, "rows": len(frame)}, table=frame, codec=codec)

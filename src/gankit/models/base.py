@@ -21,8 +21,9 @@ class DataSpec:
     sample_shape: tuple[int, ...]
     normalize: str = "symmetric"
     class_names: tuple[str, ...] = ()
-    #: how the data source encodes its samples (JSON), for recipes that decode them: a
-    #: table's columns and fitted transformer (:mod:`gankit.data.table`); None for others
+    #: how the data source encodes its samples (JSON), for recipes that decode them, with an
+    #: optional one-line ``summary`` that ``gankit train`` prints: a table's columns and
+    #: fitted transformer (:mod:`gankit.data.table`); None for others
     codec: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
