@@ -12,7 +12,12 @@ epochs: ``epochs = steps · batch / rows``.
     python benchmarks/bench_tables.py --data-dir /work/shared/data --methods gankit-ctgan \\
         ctgan-package gankit-tvae tvae-package
 
-Prints a Markdown table (stdout) and writes it with the JSON results beside ``--out``.
+Prints a Markdown table (stdout) and writes it with the JSON results beside ``--out``. Methods
+run by another process into the same ``--out`` (same table and seed) are kept in the table, so two
+processes can measure two methods side by side, one core each:
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_tables.py --data-dir ... --methods ctgan-package &
+    OMP_NUM_THREADS=1 python benchmarks/bench_tables.py --data-dir ... --methods gankit-ctgan
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ def reference_fit(kind: str, train: Any, discrete: list[str], epochs: int,
 
 def row(name: str, seconds: float, judged: dict[str, Any]) -> dict[str, Any]:
     f, e, p = judged["fidelity"], judged["efficacy"], judged["privacy"]
-    return {"method": name, "train_seconds": round(seconds, 1),
+    return {"method": name, "threads": torch.get_num_threads(),
+            "train_seconds": round(seconds, 1),
             "quality": f["quality"], "column_shapes": f["column_shapes"],
             "column_pair_trends": f["column_pair_trends"],
             "detection": judged["detection"]["score"], "f1": e["synthetic"]["mean"],
@@ -69,16 +75,27 @@ def row(name: str, seconds: float, judged: dict[str, Any]) -> dict[str, Any]:
 def markdown(rows: list[dict[str, Any]], data: str) -> str:
     lines = [f"Tables on {data}: training time, and the judges of `gankit eval` on the "
              "held-out rows.", "",
-             "| method | training | quality | column shapes | pair trends | detection | "
+             "| method | threads | training | quality | column shapes | pair trends | detection | "
              "ML efficacy F1 (real: {:.3f}) | DCR median (held-out: {:.4f}) | copies |".format(
                  rows[0]["f1_real"], rows[0]["dcr_holdout_median"]),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['train_seconds']:.0f} s | {r['quality']:.4f} | "
-                     f"{r['column_shapes']:.4f} | {r['column_pair_trends']:.4f} | "
-                     f"{r['detection']:.4f} | {r['f1']:.4f} | {r['dcr_median']:.4f} | "
-                     f"{100 * r['copies']:.2f} % |")
+        lines.append(f"| {r['method']} | {r['threads']} | {r['train_seconds']:.0f} s | "
+                     f"{r['quality']:.4f} | {r['column_shapes']:.4f} | "
+                     f"{r['column_pair_trends']:.4f} | {r['detection']:.4f} | {r['f1']:.4f} | "
+                     f"{r['dcr_median']:.4f} | {100 * r['copies']:.2f} % |")
     return "\n".join(lines) + "\n"
+
+
+def kept_rows(out: Path, data: str, seed: int, methods: list[str]) -> list[dict[str, Any]]:
+    """The rows of an earlier run into ``out`` (same table and seed) of the methods not run now:
+    methods can be measured by separate processes side by side and tabled together."""
+    if not out.exists():
+        return []
+    earlier = json.loads(out.read_text())
+    if earlier.get("data") != data or earlier.get("seed") != seed:
+        return []
+    return [r for r in earlier["rows"] if r["method"] not in methods]
 
 
 def main() -> None:
@@ -93,48 +110,41 @@ def main() -> None:
     args = p.parse_args()
 
     from gankit.config import build_config
+    from gankit.data import DATASETS
     from gankit.data.table import table_rows
+    from gankit.tables.columns import detect_columns
     from gankit.tables.evaluate import judge
 
+    cfg = build_config(f"{args.data}-ctgan", None, {"data": {"path": args.data_dir}})
+    options = DATASETS.get(cfg.data.name).options.model_validate(cfg.data.options)
+    train, test = table_rows(cfg.data, "train"), table_rows(cfg.data, "test")
+    columns = detect_columns(train, discrete=options.discrete, drop=options.drop,
+                             max_categories=options.max_categories)
+    target = options.target or columns[-1].name
     rows: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="bench-tables-"))
-    shared: dict[str, Any] = {}
     for method in args.methods:
         kind = "ctgan" if "ctgan" in method else "tvae"
         preset = f"{args.data}-{kind}"
-        cfg = build_config(preset, None, {"data": {"path": args.data_dir}})
-        steps = args.steps or cfg.train.steps
+        steps = args.steps or build_config(preset, None, {}).train.steps
         progress(f"{method}: training ({steps:,} steps of {cfg.train.batch_size})")
         if method.startswith("gankit"):
             loaded, seconds = gankit_fit(preset, args.data_dir, args.steps, work / method)
-            from gankit.tables.columns import ColumnInfo
-
-            shared.setdefault("columns", [ColumnInfo.from_json(c)
-                                          for c in loaded.spec.codec["columns"]])
-            shared.setdefault("target", loaded.spec.codec["target"])
             sample = lambda n, loaded=loaded: loaded.sample_table(n, seed=args.seed)  # noqa: E731
-        if "train" not in shared:
-            shared["train"] = table_rows(cfg.data, "train")
-            shared["test"] = table_rows(cfg.data, "test")
-        train = shared["train"]
-        if not method.startswith("gankit"):
-            if "columns" not in shared:
-                raise SystemExit("bench_tables.py: list a gankit method first (its column "
-                                 "kinds are the judges').")
-            discrete = [c.name for c in shared["columns"] if not c.numeric]
+        else:
+            discrete = [c.name for c in columns if not c.numeric]
             epochs = max(1, round(steps * cfg.train.batch_size / len(train)))
             model, seconds = reference_fit(kind, train, discrete, epochs, args.seed)
             sample = model.sample
         progress(f"{method}: sampling and judging")
-        synthetic = sample(len(train))
-        judged = judge(train, shared["test"], synthetic, shared["columns"], shared["target"],
-                       args.seed)
+        judged = judge(train, test, sample(len(train)), columns, target, args.seed)
         rows.append(row(method, seconds, judged))
         print(markdown(rows[-1:], args.data).splitlines()[-1], flush=True)
+    rows = sorted(kept_rows(args.out, args.data, args.seed, args.methods) + rows,
+                  key=lambda r: METHODS.index(r["method"]))
     table = markdown(rows, args.data)
     result = {"data": args.data, "steps": args.steps, "seed": args.seed, "rows": rows,
-              "machine": platform.processor() or platform.machine(),
-              "torch_threads": torch.get_num_threads()}
+              "machine": platform.processor() or platform.machine()}
     args.out.write_text(json.dumps(result, indent=1))
     args.out.with_suffix(".md").write_text(table)
     print(table)

@@ -201,7 +201,7 @@ DEFAULTS = {
     "compare": {"device": "cpu"}, "augment-bench": {"device": "cpu"},
     "finetune-d": {"device": "cpu"}, "presets": {}, "report": {},
     "robustness": {"seed": 0, "device": "cpu"}, "export-model": {"seed": 0},
-    "anomaly-bench": {"device": "cpu"}, "score": {"device": "cpu"},
+    "anomaly-bench": {"device": "cpu"}, "score": {"device": "cpu"}, "translate": {"device": "cpu"},
 }
 
 

@@ -22,7 +22,7 @@ from gankit.fileio import describe_os_error
 #: the modules under ``gankit.commands``, in the order ``gankit`` lists their commands
 COMMAND_MODULES = ("train", "sample", "eval", "presets", "report", "compare", "interpolate",
                    "arithmetic", "export", "export_model", "augment", "finetune",
-                   "robustness", "anomaly_bench", "score")
+                   "robustness", "anomaly_bench", "score", "translate")
 
 
 class _Parser(argparse.ArgumentParser):

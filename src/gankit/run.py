@@ -72,6 +72,23 @@ class Run:
                               f"({', '.join(self.spec.class_names)}), one or one per sample.")
         return labels
 
+    def translate(self, images: torch.Tensor | list[torch.Tensor],
+                  direction: str = "AtoB") -> torch.Tensor | list[torch.Tensor]:
+        """Translate images in [0, 1] — a batch ``(N, C, H, W)``, one ``(C, H, W)`` or a list of
+        them, of any size and channels — with a translation run (``direction`` BtoA: back, for
+        CycleGAN); the outputs are in [0, 1] at the inputs' sizes, in the same form."""
+        from gankit.recipes.capabilities import Translates
+        from gankit.translation.images import translate_unit
+
+        recipe = self.capability(Translates, "Translating")
+        if isinstance(images, torch.Tensor) and images.ndim == 3:
+            return translate_unit(recipe, self.spec.normalize, [images], direction)[0]
+        if isinstance(images, torch.Tensor) and images.ndim != 4:
+            raise GankitError(f"Images to translate must be (N, C, H, W) or (C, H, W), got "
+                              f"{tuple(images.shape)}.")
+        out = translate_unit(recipe, self.spec.normalize, list(images), direction)
+        return torch.stack(out) if isinstance(images, torch.Tensor) else out
+
     def sample_table(self, n: int, where: dict[str, Any] | None = None,
                      seed: int | None = None) -> pd.DataFrame:
         """``n`` synthetic rows of a table run as a DataFrame with the real table's columns;

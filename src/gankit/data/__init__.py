@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gankit.data import arrays, cifar, curve, digits, folder, idx, stacked, table, toy  # noqa: F401
+from gankit.data import (  # noqa: F401
+    arrays,
+    cifar,
+    curve,
+    digits,
+    folder,
+    idx,
+    pairs,
+    stacked,
+    table,
+    tasks,
+    tasks_cifar,
+    toy,
+)
 from gankit.data.base import DATASETS, Dataset, DataSource, Evaluation, NoOptions, evaluation_of
 
 if TYPE_CHECKING:
@@ -26,4 +39,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
             dataset.labels = dataset.labels[: cfg.limit]
         if dataset.table is not None:
             dataset.table = dataset.table.iloc[: cfg.limit]
+    if cfg.limit is not None and dataset.a is not None:  # an input domain is limited alike
+        for name in ("a", "labels_a", "mask"):
+            if getattr(dataset, name) is not None:
+                setattr(dataset, name, getattr(dataset, name)[: cfg.limit])
     return dataset

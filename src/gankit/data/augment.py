@@ -17,7 +17,7 @@ from gankit.data.sampler import Batch
 class JitterFlip:
     """Resize the image ``fields`` up by ``jitter`` pixels, crop a random window of the
     original size, and flip horizontally with probability ``flip`` — one draw per sample,
-    shared by all ``fields``."""
+    shared by all ``fields`` (those of them a batch holds)."""
 
     def __init__(self, fields: tuple[str, ...], jitter: int = 0, flip: float = 0.5) -> None:
         if jitter < 0 or not 0.0 <= flip <= 1.0:
@@ -25,13 +25,16 @@ class JitterFlip:
         self.fields, self.jitter, self.flip = fields, jitter, flip
 
     def __call__(self, batch: Batch, generator: torch.Generator) -> Batch:
-        first = batch[self.fields[0]]
+        present = [name for name in self.fields if name in batch]  # one domain of an unpaired
+        if not present:
+            return batch
+        first = batch[present[0]]
         n, h, w = first.shape[0], first.shape[-2], first.shape[-1]
         dy = torch.randint(self.jitter + 1, (n,), generator=generator)
         dx = torch.randint(self.jitter + 1, (n,), generator=generator)
         flips = torch.rand(n, generator=generator) < self.flip
         out = dict(batch)
-        for name in self.fields:
+        for name in present:
             x = batch[name]
             if self.jitter:
                 big = F.interpolate(x.float(), size=(h + self.jitter, w + self.jitter),

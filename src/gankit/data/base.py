@@ -29,7 +29,11 @@ class Dataset:
     ``x`` holds images as float32 ``(N, C, H, W)`` scaled to [-1, 1] (``normalize="symmetric"``)
     or [0, 1] (``"unit"``), points as float32 ``(N, D)`` in their own units, or the rows of a
     table as encoded by its transformer (``table``: the rows themselves, a pandas DataFrame;
-    ``codec``: the columns and the fitted transformer, JSON). An 8-bit image
+    ``codec``: the columns and the fitted transformer, JSON). An image-translation source
+    (``kind="pair"``) holds the output domain B in ``x`` and the input domain A in ``a``
+    (``labels_a``: its classes); with ``paired`` ``a[i]`` is the input of ``x[i]``, otherwise
+    the two domains are separate sets of images (unpaired, CycleGAN's setting); ``mask``
+    (bool ``(N, 1, H, W)``) marks what an inpainting input hides. An 8-bit image
     source may instead keep the pixel values (uint8, 0..255, ``pixels8``: a quarter of the
     memory), which :meth:`decode` turns into those floats batch by batch; read images through
     :meth:`rows` or :meth:`decode`, never ``x`` itself.
@@ -37,7 +41,7 @@ class Dataset:
 
     name: str
     x: torch.Tensor
-    kind: Literal["image", "points", "table"]
+    kind: Literal["image", "points", "table", "pair"]
     normalize: str = "symmetric"
     labels: torch.Tensor | None = None
     class_names: list[str] | None = None
@@ -48,6 +52,10 @@ class Dataset:
     pixels8: bool = False
     table: Any = None
     codec: dict[str, Any] | None = None
+    a: torch.Tensor | None = None
+    labels_a: torch.Tensor | None = None
+    paired: bool = True
+    mask: torch.Tensor | None = None
 
     def decode(self, stored: torch.Tensor) -> torch.Tensor:
         """Rows of ``x`` as float32 in the data range (the rows themselves when stored so);
@@ -73,32 +81,74 @@ class Dataset:
             names = f" ({', '.join(self.class_names)})" if self.class_names else ""
             raise GankitError(f"Class {missing[0]} is not in the {self.name} data, whose classes "
                               f"are 0 to {known - 1}{names}; fix data.classes.")
-        keep = torch.isin(self.labels, torch.as_tensor(sorted(set(classes))))
+        wanted = torch.as_tensor(sorted(set(classes)))
+        keep = torch.isin(self.labels, wanted)
         if not bool(keep.any()):
             raise GankitError(f"The {self.name} data holds no sample of the classes {classes}.")
-        return replace(self, x=self.x[keep], labels=self.labels[keep],
+        inputs: dict[str, Any] = {}
+        if self.a is not None:  # a pair source: its input domain keeps the same classes
+            keep_a = keep if self.paired or self.labels_a is None else \
+                torch.isin(self.labels_a, wanted)
+            inputs = {"a": self.a[keep_a],
+                      "labels_a": None if self.labels_a is None else self.labels_a[keep_a],
+                      "mask": None if self.mask is None else self.mask[keep_a]}
+        return replace(self, x=self.x[keep], labels=self.labels[keep], **inputs,
                        info={**self.info, "classes": sorted(set(classes))})
 
     def rows(self, idx: torch.Tensor | slice | None = None) -> torch.Tensor:
         """All samples, or the rows ``idx``, as float32 in the data range."""
         return self.decode(self.x if idx is None else self.x[idx])
 
+    def inputs(self, idx: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """All input-domain images ``a`` of a pair source, or the rows ``idx``, as float32."""
+        if self.a is None:
+            raise ValueError(f"{self.name!r} holds no input domain")
+        return self.decode(self.a if idx is None else self.a[idx])
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
 
+    def spec_codec(self) -> dict[str, Any] | None:
+        """The ``codec`` a run's data spec keeps: the source's own; for a pair source also the
+        input domain's shape and whether the domains are paired (with a one-line summary)."""
+        if self.a is None:
+            return self.codec
+        shape_a, shape_b = tuple(self.a.shape[1:]), self.sample_shape
+        text = (f"Translation: A {'×'.join(map(str, shape_a))} → B {'×'.join(map(str, shape_b))}"
+                f", {len(self.a):,} A and {len(self):,} B images, "
+                f"{'paired' if self.paired else 'unpaired'}.")
+        return {"summary": text, **(self.codec or {}), "input_shape": list(shape_a),
+                "paired": self.paired}
+
     def fields(self) -> dict[str, torch.Tensor]:
-        """The named tensors a batch holds: ``x``, and ``labels`` when the data has them."""
+        """The named tensors a batch holds: ``x``, and ``labels`` when the data has them; for a
+        pair source ``a`` and ``b`` (= ``x``), with ``labels``/``labels_a`` and ``mask``."""
+        if self.kind == "pair":
+            named = {"a": self.a, "b": self.x, "labels_a": self.labels_a,
+                     "labels": self.labels, "mask": self.mask}
+            return {k: v for k, v in named.items() if v is not None}
         return {"x": self.x} if self.labels is None else {"x": self.x, "labels": self.labels}
 
     def sampler(self, batch_size: int, seed: int, world: World, device: torch.device,
                 augment: Augment | None = None) -> Sampler:
-        """Mini-batches of :meth:`fields`, moved to ``device`` once."""
-        from gankit.data.sampler import TensorSampler
+        """Mini-batches of :meth:`fields`, moved to ``device`` once; an unpaired pair source
+        draws its two domains in their own orders (``a``, ``labels_a`` and ``b``, ``labels``)."""
+        from gankit.data.sampler import IndependentSamplers, TensorSampler
 
         fields = {k: v.to(device) for k, v in self.fields().items()}
-        decode = {"x": self.decode} if self.pixels8 else None
-        return TensorSampler(fields, batch_size, seed, world.rank, world.size, augment, decode)
+        images = ("a", "b") if self.kind == "pair" else ("x",)
+        decode = {k: self.decode for k in images} if self.pixels8 else {}
+
+        def draw(names: tuple[str, ...], offset: int) -> TensorSampler:
+            return TensorSampler({k: fields[k] for k in names if k in fields}, batch_size,
+                                 seed + offset, world.rank, world.size, augment,
+                                 {k: f for k, f in decode.items() if k in names})
+
+        if self.kind == "pair" and not self.paired:
+            return IndependentSamplers({"a": draw(("a", "labels_a"), 0),
+                                        "b": draw(("b", "labels"), 7919)})
+        return draw(tuple(fields), 0)
 
     @property
     def num_classes(self) -> int:

@@ -117,13 +117,14 @@ def _conv(c_in: int, c_out: int) -> list[nn.Module]:
             nn.ReLU(inplace=True)]
 
 
-def classifier_config(data_cfg: DataConfig) -> DataConfig:
+def classifier_config(data_cfg: DataConfig, own_labels: bool = False) -> DataConfig:
     """The data whose classifier measures ``data_cfg``'s samples, as its source declares
-    (itself, or e.g. MNIST for Stacked MNIST: same folder, size and download options)."""
+    (itself, or e.g. MNIST for Stacked MNIST: same folder, size and download options);
+    ``own_labels``: always itself."""
     from gankit.config import DataConfig
 
     source = evaluation_of(data_cfg.name).classifier
-    if source is None:
+    if source is None or own_labels:
         return data_cfg
     known = DATASETS.get(source).options.model_fields
     opts = {k: v for k, v in data_cfg.options.items() if k in known and k != "split"}
@@ -143,7 +144,7 @@ def labelled_splits(data_cfg: DataConfig) -> dict[str, Any]:
         return {"train": (train.rows(), train.labels), "test": (test.rows(), test.labels),
                 "class_names": train.class_names, "test_split": "options.split=test"}
     ds = load_dataset(DataConfig.model_validate(base))
-    if ds.kind != "image":
+    if ds.kind not in ("image", "pair"):
         raise GankitError(f"The classifier extractor needs image data, but {ds.name!r} holds "
                           "points; use --extractor raw.")
     if ds.labels is None:
@@ -231,10 +232,12 @@ def _load_cached(meta_path: Path, model: ClassifierNet, key: str) -> dict[str, A
 
 
 def load_or_train_classifier(data_cfg: DataConfig, device: torch.device | str = "cpu",
-                             progress: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
+                             progress: bool = True, own_labels: bool = False
+                             ) -> tuple[ClassifierNet, dict[str, Any]]:
     """The classifier of ``data_cfg``'s data (from the cache, else trained and cached) and its
-    facts (test accuracy, key, class names, ...). ``stacked-mnist`` gets the MNIST classifier."""
-    data_cfg = classifier_config(data_cfg)
+    facts (test accuracy, key, class names, ...). ``stacked-mnist`` gets the MNIST classifier
+    (unless ``own_labels``: see :func:`classifier_config`)."""
+    data_cfg = classifier_config(data_cfg, own_labels)
     device = torch.device(device)
     splits = labelled_splits(data_cfg)
     (x, labels), (x_test, labels_test) = splits["train"], splits["test"]
@@ -286,11 +289,13 @@ class ClassifierExtractor(FeatureExtractor):
     name = "classifier"
 
     def __init__(self, data_cfg: DataConfig, device: torch.device | str = "cpu",
-                 progress: bool = True, batch_size: int = EVAL_BATCH) -> None:
+                 progress: bool = True, batch_size: int = EVAL_BATCH,
+                 own_labels: bool = False) -> None:
         self.data_name = data_cfg.name
-        self.model, self.info = load_or_train_classifier(data_cfg, device, progress)
+        self.model, self.info = load_or_train_classifier(data_cfg, device, progress,
+                                                         own_labels)
         self.device, self.progress, self.batch_size = torch.device(device), progress, batch_size
-        self.per_channel = evaluation_of(data_cfg.name).per_channel
+        self.per_channel = evaluation_of(data_cfg.name).per_channel and not own_labels
         self.channels = 3 if self.per_channel else self.model.channels
 
     def _check(self, x: torch.Tensor) -> None:
@@ -347,7 +352,7 @@ class ClassifierExtractor(FeatureExtractor):
 
 
 def _build(ctx: ExtractorContext) -> ClassifierExtractor:
-    return ClassifierExtractor(ctx.data, ctx.device, ctx.progress)
+    return ClassifierExtractor(ctx.data, ctx.device, ctx.progress, own_labels=ctx.own_labels)
 
 
 EXTRACTORS.add("classifier", _build)

@@ -270,11 +270,16 @@ def mode_metrics(run: Any, opts: EvalOptions, device: torch.device) -> dict[str,
 
 def evaluate_run(run: Any, opts: EvalOptions, device: torch.device) -> dict[str, Any]:
     """Evaluate a loaded :class:`gankit.run.Run`; the JSON-ready result records its protocol.
-    Table runs are judged as tables (:mod:`gankit.tables.evaluate`)."""
+    Table runs are judged as tables (:mod:`gankit.tables.evaluate`), translation runs as
+    translations (:mod:`gankit.translation.evaluate`)."""
     if run.spec.kind == "table":
         from gankit.tables.evaluate import evaluate_table_run
 
         return evaluate_table_run(run, opts.num_generated, opts.seed, opts.progress)
+    if run.spec.kind == "pair":
+        from gankit.translation.evaluate import evaluate_translation_run
+
+        return evaluate_translation_run(run, opts, device)
     started = time.perf_counter()
     default_gen, default_real, _ = default_counts(run.spec.kind, run.config.data.name)
     opts.num_generated = opts.num_generated or default_gen

@@ -28,6 +28,9 @@ class ExtractorContext:
     data: DataConfig
     device: torch.device
     progress: bool = True
+    #: a classifier learns these data's own labelled images even where the source names another
+    #: classifier (the input domain of a translation source, read as its output domain)
+    own_labels: bool = False
 
 
 class FeatureExtractor(ABC):

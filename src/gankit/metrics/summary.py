@@ -41,6 +41,10 @@ def eval_markdown(result: dict[str, Any]) -> str:
         from gankit.tables.evaluate import table_markdown
 
         return table_markdown(result)
+    if result.get("kind") == "translation":
+        from gankit.translation.evaluate import translation_markdown
+
+        return translation_markdown(result)
     p = result["protocol"]
     lines = [f"# Evaluation of `{result['run']}` at step {result['step']:,}", "",
              f"{p['generated']:,} generated samples ({p['weights']} weights, seed {p['seed']}) "

@@ -4,9 +4,11 @@ from gankit.recipes import (  # noqa: F401  (register them)
     classifier,
     ctgan,
     curve_fit,
+    cyclegan,
     fanogan,
     gan,
     ganomaly,
+    pix2pix,
     tvae,
     vae,
 )

@@ -58,11 +58,19 @@ class Encodes(ABC):
 
 
 class Translates(ABC):
-    """Maps an input image to an output image (image-to-image translation)."""
+    """Maps an input image of domain A to an output image of domain B (image-to-image
+    translation), and back where the recipe learnt both directions (``directions``)."""
+
+    directions: tuple[str, ...] = ("AtoB",)
 
     @abstractmethod
-    def translate(self, x: torch.Tensor) -> torch.Tensor:
-        """Outputs for inputs ``x`` (eval mode, no grads)."""
+    def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        """Outputs for inputs ``x`` in the data range (eval mode, no grads, float32 on the
+        CPU)."""
+
+    @abstractmethod
+    def shapes(self, direction: str = "AtoB") -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The (input, output) image shapes ``(C, H, W)`` of ``direction``."""
 
 
 class Classifies(ABC):

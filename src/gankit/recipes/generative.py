@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from gankit.errors import GankitError
 from gankit.recipes.base import HookContext, Recipe, balanced_labels
 from gankit.recipes.capabilities import SamplesFromNoise
 from gankit.training.ema import make_ema, update_ema
 
 if TYPE_CHECKING:
+    from gankit.config import RunConfig
     from gankit.data import Dataset
+    from gankit.models import DataSpec
     from gankit.pictures import NoiseSamplePictures
 
 
@@ -25,6 +28,14 @@ class GenerativeRecipe(Recipe, SamplesFromNoise):
     generator_net: nn.Module
     generator_ema: nn.Module | None = None
     steps_done: int = 0
+
+    def __init__(self, cfg: RunConfig, spec: DataSpec, device: torch.device) -> None:
+        if spec.kind not in ("image", "points"):
+            other = {"pair": "pix2pix or cyclegan (e.g. --preset pix2pix)",
+                     "table": "ctgan or tvae (e.g. --preset ctgan)"}.get(spec.kind, "another")
+            raise GankitError(f"The {cfg.recipe} recipe draws images or points from noise, and "
+                              f"{spec.name!r} holds {spec.kind}s; use the {other} recipe.")
+        super().__init__(cfg, spec, device)
 
     def init_ema(self) -> None:
         """Make the EMA copy of ``generator_net`` when ``train.ema_decay`` asks for one."""

@@ -43,7 +43,7 @@ def resolve_device(name: str) -> torch.device:
 def spec_of(dataset: Dataset) -> DataSpec:
     return DataSpec(name=dataset.name, kind=dataset.kind, sample_shape=dataset.sample_shape,
                     normalize=dataset.normalize, class_names=tuple(dataset.class_names or ()),
-                    codec=dataset.codec)
+                    codec=dataset.spec_codec())
 
 
 def data_facts(dataset: Dataset) -> dict[str, Any]:

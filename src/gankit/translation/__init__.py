@@ -1,0 +1,1 @@
+"""Image-to-image translation: pictures, the history pool, evaluation, image files."""
