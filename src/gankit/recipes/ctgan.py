@@ -15,7 +15,8 @@ normalisation of numeric columns, one-hot categories). Each step:
 Outputs go through tanh (scalars) and Gumbel-softmax with τ = 0.2 (one-hot blocks). Adam with
 ``optim.g_lr``/``d_lr``, betas (0.5, 0.9) and weight decay 1e-6, batch 500 and pack 10 are the
 paper's defaults. Samples are drawn in eval mode with conditions at their real frequencies (or
-fixed by ``where``), one-hot blocks by the Gumbel-max trick.
+fixed by ``where``), one-hot blocks by the Gumbel-max trick, from an exponential moving average
+of G's weights when ``train.ema_decay`` asks for one.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from gankit.models import DataSpec
 from gankit.models.layers import eval_mode
 from gankit.models.tabular import PackedCritic, TableGenerator, activate, gumbel_max
 from gankit.options import StrictModel
-from gankit.recipes.base import RECIPES, Batch, Scalar, decay_schedule
+from gankit.recipes.base import RECIPES, Batch, Scalar, decay_schedule, use_bf16
 from gankit.recipes.tabular import TableRecipe, table_transformer
 from gankit.tables.conditions import ConditionalRowSampler, ConditionSpace
 from gankit.training.distributed import World
+from gankit.training.ema import make_ema, update_ema
 
 
 class CTGANModelConfig(StrictModel):
@@ -63,11 +65,16 @@ class CTGANLossConfig(StrictModel):
     gp_weight: float = Field(10.0, ge=0.0, le=1e6)
 
 
+class CTGANTrainConfig(TrainConfig):
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="EMA of G's weights for sampling "
+                             "(0: none)")
+
+
 class CTGANConfig(RunConfig):
     model: CTGANModelConfig = Field(default_factory=CTGANModelConfig)
     optim: CTGANOptimConfig = Field(default_factory=CTGANOptimConfig)
     loss: CTGANLossConfig = Field(default_factory=CTGANLossConfig)
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(batch_size=500))
+    train: CTGANTrainConfig = Field(default_factory=lambda: CTGANTrainConfig(batch_size=500))
 
     @model_validator(mode="after")
     def _batch_fits_packs(self) -> CTGANConfig:
@@ -98,14 +105,18 @@ class CTGANRecipe(TableRecipe):
         self.D = PackedCritic(t.output_width + self.space.dim, m.pack, m.d_hidden,
                               m.d_dropout).to(device)
         self.G_train, self.D_train = self.G, self.D
+        self.G_ema = make_ema(self.G) if cfg.train.ema_decay > 0 else None
+        self.steps_done = 0
+        fused = device.type in ("cpu", "cuda")
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2),
-                                      weight_decay=o.weight_decay)
+                                      weight_decay=o.weight_decay, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2),
-                                      weight_decay=o.weight_decay)
+                                      weight_decay=o.weight_decay, fused=fused)
         schedule = decay_schedule(o.lr_decay, o.lr_decay_start, cfg.train.steps)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, schedule)
         self.batches_per_step = o.d_steps + 1  # the last batch's conditions are G's
+        self.amp = use_bf16(cfg.train.amp, device)
 
     # ------------------------------------------------------------------ the game
 
@@ -122,17 +133,19 @@ class CTGANRecipe(TableRecipe):
         return raw, activate(raw, self.transformer.spans)
 
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             _, fake = self._fake(self.G, batch["cond"])
         real = torch.cat([batch["x"], batch["cond_real"]], dim=1)
-        fake = torch.cat([fake, batch["cond"]], dim=1)
-        real_scores, fake_scores = self.D_train(real), self.D_train(fake)
+        fake = torch.cat([fake.float(), batch["cond"]], dim=1)
+        with self.autocast():
+            real_scores, fake_scores = self.D_train(real).float(), self.D_train(fake).float()
         loss = fake_scores.mean() - real_scores.mean()
         out = {"d_loss": loss.detach(), "d_real": real_scores.detach().mean(),
                "d_fake": fake_scores.detach().mean()}
         if self.cfg.loss.gp_weight > 0:  # mixed and normed per pack, as the critic sees them
-            penalty = gradient_penalty(self.D.score_packs, self.D.packed(real),
-                                       self.D.packed(fake))
+            with self.autocast():
+                penalty = gradient_penalty(self.D.score_packs, self.D.packed(real),
+                                           self.D.packed(fake)).float()
             loss = loss + self.cfg.loss.gp_weight * penalty
             out["gp"] = penalty.detach()
         self.opt_d.zero_grad(set_to_none=True)
@@ -154,11 +167,12 @@ class CTGANRecipe(TableRecipe):
         return total.mean()
 
     def g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        raw, fake = self._fake(self.G_train, batch["cond"])
-        self.D.requires_grad_(False)
-        scores = self.D(torch.cat([fake, batch["cond"]], dim=1))
-        self.D.requires_grad_(True)
-        ce = self.condition_loss(raw, batch["col"], batch["opt"])
+        with self.autocast():
+            raw, fake = self._fake(self.G_train, batch["cond"])
+            self.D.requires_grad_(False)
+            scores = self.D(torch.cat([fake, batch["cond"]], dim=1)).float()
+            self.D.requires_grad_(True)
+        ce = self.condition_loss(raw.float(), batch["col"], batch["opt"])
         loss = -scores.mean() + ce
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -171,6 +185,9 @@ class CTGANRecipe(TableRecipe):
         out.update(self.g_step(batches[-1]))
         self.sched_g.step()
         self.sched_d.step()
+        self.steps_done += 1
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.steps_done)
         return out
 
     # ------------------------------------------------------------------ sampling
@@ -184,8 +201,9 @@ class CTGANRecipe(TableRecipe):
             col, opt = (torch.full((n,), v, dtype=torch.long) for v in condition)
         cond = self.space.vector(col, opt) if self.space.columns else torch.zeros(n, 0)
         z = torch.randn(n, self.cfg.model.z_dim, generator=generator)
-        with eval_mode(self.G):
-            raw = self.G(z.to(self.device), cond.to(self.device)).float().cpu()
+        net = self.G if self.G_ema is None else self.G_ema
+        with eval_mode(net), self.autocast():
+            raw = net(z.to(self.device), cond.to(self.device)).float().cpu()
         return gumbel_max(raw, self.transformer.spans, generator)
 
     # ------------------------------------------------------------------ the contract
@@ -194,7 +212,14 @@ class CTGANRecipe(TableRecipe):
         self.G_train, self.D_train = wrap(self.G), wrap(self.D)
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D}
+        nets = {"G": self.G, "D": self.D}
+        return nets if self.G_ema is None else {**nets, "G_ema": self.G_ema}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps_done": self.steps_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps_done = int(state.get("steps_done", 0))
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
