@@ -3,11 +3,15 @@ one-hot categories, and the layout the generator's output heads follow.
 
 A continuous, integer or datetime value ``x`` drawn to mode ``k`` of a variational Gaussian
 mixture becomes the scalar ``(x - mu_k) / (4 sigma_k)`` (clipped to [-0.99, 0.99]) and the
-one-hot of ``k``; a numeric column with missing values gets a 2-wide present/missing one-hot
-after that. Categorical and boolean columns are one-hot, with a :data:`MISSING` category when
-they have missing values. After fitting everything lives in plain arrays, so
-:meth:`TableTransformer.state` is JSON and :meth:`TableTransformer.from_state` rebuilds a
-transformer that encodes and decodes bit for bit like the fitted one.
+one-hot of ``k``. A value that holds at least :data:`POINT_MASS` of a column (a zero-inflated
+amount, a standard working week) is a mode of width 0 of its own: its scalar is 0 and it
+decodes to exactly that value, where a Gaussian mode would smear it into nearby values that
+never occur (the mixture is fitted to the other values). A numeric column with missing values
+gets a 2-wide present/missing one-hot after that. Categorical and boolean columns are one-hot,
+with a :data:`MISSING` category when they have missing values. After fitting everything lives
+in plain arrays, so :meth:`TableTransformer.state` is JSON and
+:meth:`TableTransformer.from_state` rebuilds a transformer that encodes and decodes bit for bit
+like the fitted one.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from gankit.tables.columns import (
 STATE_FORMAT = "gankit.tables.transformer/1"
 #: a mixture component is kept when its weight is above this
 MODE_WEIGHT = 0.005
+#: a single value that holds at least this share of a numeric column's values is a mode of its
+#: own, of width 0, decoded exactly (the zeros of capital-gain, the 40 of hours-per-week)
+POINT_MASS = 0.05
 #: encoded scalars are clipped to this inside the generator's tanh range
 SCALAR_CLIP = 0.99
 _DATE_STEPS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3)
@@ -82,12 +89,21 @@ class Modes:
                    float(data["fill"]), int(data["step"]))
 
     def posterior(self, x: np.ndarray) -> np.ndarray:
-        """``(N, K)`` probabilities of each kept mode given the values ``x``."""
-        z = (x[:, None] - self.means) / self.stds
-        logp = np.log(self.weights) - np.log(self.stds) - 0.5 * z * z
-        logp -= logp.max(axis=1, keepdims=True)
-        p = np.exp(logp)
-        p /= p.sum(axis=1, keepdims=True)
+        """``(N, K)`` probabilities of each kept mode given the values ``x``: a value at a point
+        mass (a mode of width 0) belongs to it; any other value to the Gaussian modes."""
+        point = self.stds == 0
+        p = np.zeros((x.shape[0], len(self.means)))
+        if (~point).any():
+            stds = self.stds[~point]
+            z = (x[:, None] - self.means[~point]) / stds
+            logp = np.log(self.weights[~point]) - np.log(stds) - 0.5 * z * z
+            logp -= logp.max(axis=1, keepdims=True)
+            gauss = np.exp(logp)
+            p[:, ~point] = gauss / gauss.sum(axis=1, keepdims=True)
+        for k in np.flatnonzero(point):
+            at = x == self.means[k]
+            p[at] = 0.0
+            p[at, k] = 1.0
         return p
 
 
@@ -175,7 +191,8 @@ class TableTransformer:
                 raise _unexpected_missing(info)
             x[missing] = mode.fill
             k = _draw(mode.posterior(x), rng)
-            scalar = (x - mode.means[k]) / (4.0 * mode.stds[k])
+            width = 4.0 * mode.stds[k]
+            scalar = np.divide(x - mode.means[k], width, out=np.zeros_like(x), where=width > 0)
             out[:, start] = np.clip(scalar, -SCALAR_CLIP, SCALAR_CLIP)
             out[every, start + 1 + k] = 1.0
             if info.missing > 0:
@@ -263,9 +280,20 @@ def _fit_modes(present: np.ndarray, info: ColumnInfo, rng: np.random.Generator, 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import BayesianGaussianMixture
 
-    sample = present
-    if present.size > fit_rows:
-        sample = present[np.sort(rng.choice(present.size, size=fit_rows, replace=False))]
+    values, counts = np.unique(present, return_counts=True)
+    points = values[counts >= POINT_MASS * present.size]
+    point_share = counts[counts >= POINT_MASS * present.size] / present.size
+    rest = present[~np.isin(present, points)]
+    step = 1 if info.kind == "integer" else 0
+    if info.kind == "datetime":
+        ns = present.astype(np.int64)
+        step = next((s for s in _DATE_STEPS if not (ns % s).any()), 1)
+    if rest.size == 0:
+        return Modes(points.astype(np.float64), np.zeros(len(points)),
+                     point_share / point_share.sum(), float(present.mean()), step)
+    sample = rest
+    if rest.size > fit_rows:
+        sample = rest[np.sort(rng.choice(rest.size, size=fit_rows, replace=False))]
     # fit on standardised values (datetimes are ~1e18 ns); the modes go back to the units
     centre, scale = float(sample.mean()), float(sample.std())
     scale = scale if scale > 0 else 1.0
@@ -281,15 +309,14 @@ def _fit_modes(present: np.ndarray, info: ColumnInfo, rng: np.random.Generator, 
     keep = np.flatnonzero(weights > MODE_WEIGHT)
     if keep.size == 0:
         keep = np.array([int(np.argmax(weights))])
-    means = centre + scale * mixture.means_[keep, 0]
-    stds = scale * np.sqrt(mixture.covariances_[keep, 0, 0])
+    means = np.concatenate([centre + scale * mixture.means_[keep, 0], points])
+    stds = np.concatenate([scale * np.sqrt(mixture.covariances_[keep, 0, 0]),
+                           np.zeros(len(points))])
+    kept = np.concatenate([weights[keep] / weights[keep].sum() * rest.size / present.size,
+                           point_share])
     order = np.argsort(means, kind="stable")
-    kept = weights[keep][order]
-    step = 1 if info.kind == "integer" else 0
-    if info.kind == "datetime":
-        ns = present.astype(np.int64)
-        step = next((s for s in _DATE_STEPS if not (ns % s).any()), 1)
-    return Modes(means[order], stds[order], kept / kept.sum(), float(present.mean()), step)
+    return Modes(means[order], stds[order], kept[order] / kept.sum(), float(present.mean()),
+                 step)
 
 
 def _draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
