@@ -88,3 +88,28 @@ def test_table_recipes_train_under_torchrun(tmp_path, preset, tiny):
     world = dict(checkpoint_meta(out, 4)["world"]["__dict__"])
     assert world["size"] == 2 and len(set(world["weights_sha256"])) == 1
     assert (out / "columns_final.png").is_file()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+@pytest.mark.parametrize(("preset", "source", "tiny"), [
+    ("pix2pix", "pairs", ["--set", "model.g_width=4", "--set", "model.d_width=4"]),
+    ("cyclegan", "unpaired", ["--set", "model.g_width=4", "--set", "model.d_width=4",
+                              "--set", "model.blocks=1", "--set", "loss.pool_size=3"]),
+])
+def test_translation_recipes_train_under_torchrun(tmp_path, preset, source, tiny):
+    from test_translation import write_pairs, write_unpaired
+
+    folder = (write_pairs if source == "pairs" else write_unpaired)(tmp_path / "images")
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "gankit", "train", "--preset", preset, "--data-dir", str(folder),
+         "--steps", "4", "--out", str(out), "--no-progress", *tiny,
+         "--set", "train.checkpoint_every=4", "--set", "train.log_every=2",
+         "--set", "train.sample_every=4", "--set", "train.batch_size=2"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    world = dict(checkpoint_meta(out, 4)["world"]["__dict__"])
+    assert world["size"] == 2 and len(set(world["weights_sha256"])) == 1
+    assert (out / "translation_final.png").is_file()

@@ -146,6 +146,26 @@ def test_bimodal_column_gets_two_modes(fitted: TableTransformer) -> None:
     np.testing.assert_allclose(mode.weights, [0.5, 0.5], atol=0.02)
 
 
+def test_zero_inflated_column_gets_an_exact_point_mass() -> None:
+    """A value holding at least 5 % of a column (adult's capital-gain zeros) is a mode of width
+    0: encoded and decoded exactly whatever the generator's scalar, never smeared nearby."""
+    rng = np.random.default_rng(3)
+    rows = 600
+    gain = np.where(rng.random(rows) < 0.8, 0.0, rng.uniform(2_000.0, 20_000.0, rows)).round()
+    frame = pd.DataFrame({"gain": gain, "group": rng.choice(["x", "y"], rows)})
+    fitted = TableTransformer.fit(frame, detect_columns(frame), seed=0)
+    mode = fitted.modes[0]
+    assert mode is not None
+    point = np.flatnonzero(mode.stds == 0)
+    assert len(point) == 1 and mode.means[point[0]] == 0.0
+    np.testing.assert_allclose(mode.weights[point[0]], (gain == 0).mean(), atol=1e-9)
+    assert (fitted.inverse(fitted.transform(frame))["gain"] == frame["gain"]).all()
+    scalar, onehot = fitted.spans[:2]
+    matrix = rng.normal(0.0, 2.0, size=(500, fitted.output_width))
+    matrix[:, onehot.start:onehot.start + onehot.width] = np.eye(onehot.width)[point[0]]
+    assert scalar.kind == "scalar" and (fitted.inverse(matrix)["gain"] == 0).all()
+
+
 def test_inverse_of_random_matrices_stays_in_range(fitted: TableTransformer) -> None:
     rng = np.random.default_rng(1)
     back = fitted.inverse(rng.normal(0.0, 2.0, size=(500, fitted.output_width)))
