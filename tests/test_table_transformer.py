@@ -147,8 +147,8 @@ def test_bimodal_column_gets_two_modes(fitted: TableTransformer) -> None:
 
 
 def test_zero_inflated_column_gets_an_exact_point_mass() -> None:
-    """A value holding at least 5 % of a column (adult's capital-gain zeros) is a mode of width
-    0: encoded and decoded exactly whatever the generator's scalar, never smeared nearby."""
+    """A floor value holding at least 5 % of a column (adult's capital-gain zeros) is a mode
+    of width 0: encoded and decoded exactly whatever the generator's scalar, never smeared."""
     rng = np.random.default_rng(3)
     rows = 600
     gain = np.where(rng.random(rows) < 0.8, 0.0, rng.uniform(2_000.0, 20_000.0, rows)).round()
@@ -164,6 +164,11 @@ def test_zero_inflated_column_gets_an_exact_point_mass() -> None:
     matrix = rng.normal(0.0, 2.0, size=(500, fitted.output_width))
     matrix[:, onehot.start:onehot.start + onehot.width] = np.eye(onehot.width)[point[0]]
     assert scalar.kind == "scalar" and (fitted.inverse(matrix)["gain"] == 0).all()
+    # a heap inside the range (a 40-hour week) is left to the mixture
+    hours = np.where(rng.random(rows) < 0.5, 40.0, rng.uniform(10.0, 80.0, rows).round())
+    inner = pd.DataFrame({"hours": hours, "group": frame["group"]})
+    modes = TableTransformer.fit(inner, detect_columns(inner), seed=0).modes[0]
+    assert modes is not None and (modes.stds > 0).all()
 
 
 def test_inverse_of_random_matrices_stays_in_range(fitted: TableTransformer) -> None:

@@ -3,13 +3,14 @@ one-hot categories, and the layout the generator's output heads follow.
 
 A continuous, integer or datetime value ``x`` drawn to mode ``k`` of a variational Gaussian
 mixture becomes the scalar ``(x - mu_k) / (4 sigma_k)`` (clipped to [-0.99, 0.99]) and the
-one-hot of ``k``. A value that holds at least :data:`POINT_MASS` of a column (a zero-inflated
-amount, a standard working week) is a mode of width 0 of its own: its scalar is 0 and it
-decodes to exactly that value, where a Gaussian mode would smear it into nearby values that
-never occur (the mixture is fitted to the other values). A numeric column with missing values
-gets a 2-wide present/missing one-hot after that. Categorical and boolean columns are one-hot,
-with a :data:`MISSING` category when they have missing values. After fitting everything lives
-in plain arrays, so :meth:`TableTransformer.state` is JSON and
+one-hot of ``k``. The column's smallest or largest value, when it holds at least
+:data:`POINT_MASS` of the column (the zeros of a zero-inflated amount, a cap), is a mode of
+width 0 of its own: its scalar is 0 and it decodes to exactly that value, where a Gaussian mode
+would smear it into values on one side that never occur (the mixture is fitted to the other
+values; a heap inside the range gets a narrow Gaussian mode of its own anyway). A numeric
+column with missing values gets a 2-wide present/missing one-hot after that. Categorical and
+boolean columns are one-hot, with a :data:`MISSING` category when they have missing values.
+After fitting everything lives in plain arrays, so :meth:`TableTransformer.state` is JSON and
 :meth:`TableTransformer.from_state` rebuilds a transformer that encodes and decodes bit for bit
 like the fitted one.
 """
@@ -36,8 +37,8 @@ from gankit.tables.columns import (
 STATE_FORMAT = "gankit.tables.transformer/1"
 #: a mixture component is kept when its weight is above this
 MODE_WEIGHT = 0.005
-#: a single value that holds at least this share of a numeric column's values is a mode of its
-#: own, of width 0, decoded exactly (the zeros of capital-gain, the 40 of hours-per-week)
+#: a numeric column's smallest or largest value holding at least this share of its values is a
+#: mode of its own, of width 0, decoded exactly (the zeros of capital-gain and capital-loss)
 POINT_MASS = 0.05
 #: encoded scalars are clipped to this inside the generator's tanh range
 SCALAR_CLIP = 0.99
@@ -281,8 +282,10 @@ def _fit_modes(present: np.ndarray, info: ColumnInfo, rng: np.random.Generator, 
     from sklearn.mixture import BayesianGaussianMixture
 
     values, counts = np.unique(present, return_counts=True)
-    points = values[counts >= POINT_MASS * present.size]
-    point_share = counts[counts >= POINT_MASS * present.size] / present.size
+    # a heap at the column's floor or ceiling (zero-inflated amounts, capped values)
+    heaped = counts >= POINT_MASS * present.size
+    heaped[1:-1] = False
+    points, point_share = values[heaped], counts[heaped] / present.size
     rest = present[~np.isin(present, points)]
     step = 1 if info.kind == "integer" else 0
     if info.kind == "datetime":
