@@ -115,7 +115,7 @@ def test_inpaint_centre(shared_data: Path, mnist: Dataset) -> None:
     ds = task(shared_data, "mnist-inpaint", limit=20, normalize="unit")
     assert ds.mask.shape == (20, 1, 28, 28) and ds.mask.dtype == torch.bool
     expected = torch.zeros(28, 28, dtype=torch.bool)
-    expected[7:21, 7:21] = True
+    expected[9:19, 9:19] = True
     assert bool((ds.mask == expected).all())
     b = mnist.x[:20].float() / 255
     assert torch.equal(ds.x, b) and not ds.pixels8

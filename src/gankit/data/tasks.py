@@ -26,8 +26,9 @@ models are scored against ground truth.
 ``mnist-inpaint``: A = B with the pixels under ``mask`` set to mid-grey 0.5 (in [0, 1] units).
     ``mask`` (bool ``(N, 1, H, W)``, True = hidden), in pixels of the loaded image:
 
-    * ``centre``: the square of side ``mask_size`` (default 14) at rows and columns
-      ``(H - mask_size) // 2`` to ``(H - mask_size) // 2 + mask_size - 1`` (7..20 for 14 of 28);
+    * ``centre``: the square of side ``mask_size`` (default 10: a quarter of the 20×20 box
+      MNIST draws its digits in) at rows and columns ``(H - mask_size) // 2`` to
+      ``(H - mask_size) // 2 + mask_size - 1`` (9..18 for 10 of 28);
     * ``boxes``: 1 to 3 rectangles a image, from ``u = torch.rand((N, 13), dtype=torch.float64,
       generator=torch.Generator().manual_seed(seed))`` for the N images of the split in index
       order (row i is image i's; independent of N and of ``data.limit``): ``count = 1 +
@@ -94,7 +95,7 @@ class InpaintOptions(MnistTaskOptions):
     the centre square, px) and ``seed`` (of the boxes)."""
 
     mask: Literal["centre", "boxes"] = "centre"
-    mask_size: int = Field(14, ge=1, le=2048)
+    mask_size: int = Field(10, ge=1, le=2048)
     seed: int = Field(0, ge=0)
 
 
