@@ -128,13 +128,12 @@ def baselines(result: dict[str, Any]) -> list[tuple[str, str, dict]]:
     """The do-nothing row (the input itself) and the real targets' recogniser score."""
     scores = result["directions"]["AtoB"]
     rows = []
-    if "input_vs_target" in scores:
-        clf = scores.get("classifier", {})
+    clf = scores.get("classifier", {})
+    if "input_vs_target" in scores or "recogniser_inputs" in clf:  # grey inputs: no L1, a score
         rows.append(("input (do nothing)", "", {
-            "vs_target": scores["input_vs_target"],
+            "vs_target": scores.get("input_vs_target", {}),
             "classifier": {"recogniser_score": clf["recogniser_inputs"]}
             if "recogniser_inputs" in clf else {}}))
-    clf = scores.get("classifier", {})
     if "recogniser_real_targets" in clf:
         rows.append(("real targets", "", {"classifier": {
             "recogniser_score": clf["recogniser_real_targets"]}}))
