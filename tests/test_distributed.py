@@ -15,6 +15,23 @@ def checkpoint_meta(run_dir, step):
     return dict(meta["state"]["__dict__"])
 
 
+def four_steps_under_torchrun(tmp_path, args, batch):
+    """Train 4 steps with ``args`` in two processes; the run folder, checked to hold one set of
+    weights across both ranks."""
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "gankit", "train", *args, "--steps", "4", "--out", str(out), "--no-progress",
+         "--set", "train.checkpoint_every=4", "--set", "train.log_every=2",
+         "--set", "train.sample_every=4", "--set", f"train.batch_size={batch}"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    world = dict(checkpoint_meta(out, 4)["world"]["__dict__"])
+    assert world["size"] == 2 and len(set(world["weights_sha256"])) == 1
+    return out
+
+
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 def test_two_processes_keep_identical_weights(tmp_path):
     out = tmp_path / "ddp"
@@ -75,18 +92,8 @@ def test_table_recipes_train_under_torchrun(tmp_path, preset, tiny):
     table = tmp_path / "t.csv"
     pd.DataFrame({"x": rng.normal(size=200).round(3), "k": rng.choice(["a", "b", "c"], 200),
                   "n": rng.integers(0, 5, 200)}).to_csv(table, index=False)
-    out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "gankit", "train", "--preset", preset, "--data", "table", "--data-dir",
-         str(table), "--steps", "4", "--out", str(out), "--no-progress", *tiny,
-         "--set", "train.checkpoint_every=4", "--set", "train.log_every=2",
-         "--set", "train.sample_every=4", "--set", "train.batch_size=16"],
-        capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    world = dict(checkpoint_meta(out, 4)["world"]["__dict__"])
-    assert world["size"] == 2 and len(set(world["weights_sha256"])) == 1
+    out = four_steps_under_torchrun(tmp_path, ["--preset", preset, "--data", "table",
+                                               "--data-dir", str(table), *tiny], batch=16)
     assert (out / "columns_final.png").is_file()
 
 
@@ -100,16 +107,6 @@ def test_translation_recipes_train_under_torchrun(tmp_path, preset, source, tiny
     from test_translation import write_pairs, write_unpaired
 
     folder = (write_pairs if source == "pairs" else write_unpaired)(tmp_path / "images")
-    out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "gankit", "train", "--preset", preset, "--data-dir", str(folder),
-         "--steps", "4", "--out", str(out), "--no-progress", *tiny,
-         "--set", "train.checkpoint_every=4", "--set", "train.log_every=2",
-         "--set", "train.sample_every=4", "--set", "train.batch_size=2"],
-        capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    world = dict(checkpoint_meta(out, 4)["world"]["__dict__"])
-    assert world["size"] == 2 and len(set(world["weights_sha256"])) == 1
+    out = four_steps_under_torchrun(tmp_path, ["--preset", preset, "--data-dir", str(folder),
+                                               *tiny], batch=2)
     assert (out / "translation_final.png").is_file()
