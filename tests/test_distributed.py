@@ -110,3 +110,19 @@ def test_translation_recipes_train_under_torchrun(tmp_path, preset, source, tiny
     out = four_steps_under_torchrun(tmp_path, ["--preset", preset, "--data-dir", str(folder),
                                                *tiny], batch=2)
     assert (out / "translation_final.png").is_file()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_leave_closes_only_the_group_join_opened(tmp_path, monkeypatch):
+    from gankit.training.distributed import join, leave
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("RANK", "0")
+        join(torch.device("cpu"))  # the caller's group is in use already: join opens none
+        leave()
+        assert dist.is_initialized()  # so leave() keeps it
+    finally:
+        dist.destroy_process_group()

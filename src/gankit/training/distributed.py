@@ -45,12 +45,21 @@ def join(device: torch.device) -> tuple[World, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        _owned.append(True)
     return world, device
 
 
+_owned: list[bool] = []  # set while a process group that join() created is open
+
+
 def leave() -> None:
-    if dist.is_available() and dist.is_initialized():
+    """Close the process group join() opened (one a caller opened stays open).
+
+    Left open, gloo's worker threads can abort the process as the interpreter exits
+    ("terminate called without an active exception")."""
+    if _owned and dist.is_initialized():
         dist.destroy_process_group()
+    _owned.clear()
 
 
 def wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:

@@ -21,7 +21,7 @@ from gankit.recipes.base import HookContext
 from gankit.report import rebuild
 from gankit.training import rundir
 from gankit.training.checkpoint import load_latest
-from gankit.training.distributed import barrier, join, wrap
+from gankit.training.distributed import barrier, join, leave, wrap
 from gankit.training.guard import Diverged, DivergenceGuard
 from gankit.training.hooks import Checkpointer, LineWriter, MetricsLogger, PictureWriter
 from gankit.training.interrupt import GracefulStop, Interrupted, StopRequested
@@ -109,6 +109,7 @@ class Trainer:
             return self.folder.commit()
         finally:
             self.folder.release()
+            leave()
 
     def _fit(self) -> None:
         cfg, total = self.cfg, self.cfg.train.steps
